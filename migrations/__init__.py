@@ -1,0 +1,1 @@
+"""Alembic migrations and the helper that runs them (`python server.py migrate`)."""

@@ -1,0 +1,1 @@
+"""What the API does, one module per domain: GraphQL-agnostic async functions."""

@@ -1,0 +1,312 @@
+"""Accounts and sessions: login, register, refresh, logout, password change, and who a token is.
+
+A session is a family of refresh tokens. Each refresh uses one up and issues the next;
+presenting a used one again means it was stolen or replayed, so the whole family is revoked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import RefreshToken, School, StudentProfile, User
+from models.enums import Role, StudentStatus, Tier
+from resolvers import audit
+from resolvers.passwords import hash_password, needs_rehash, verify_password
+from resolvers.policy import require_user
+from resolvers.problems import Problem
+from resolvers.tokens import (
+    AccessClaims,
+    hash_refresh_token,
+    issue_access_token,
+    new_refresh_token,
+    new_session_id,
+    read_access_token,
+)
+from subscriptions.channels import user_sessions_channel
+
+if TYPE_CHECKING:
+    from context import AppState, Context
+
+# Verified against when the email is unknown, so that both failures take the same time.
+_UNKNOWN_USER_HASH = hash_password("no such account: constant-time placeholder")
+EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,63}$")
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256
+WRONG_CREDENTIALS = Problem("Wrong email or password.", "INVALID_CREDENTIALS")
+RATE_LIMITED = Problem("Too many failed sign-ins. Try again later.", "RATE_LIMITED")
+INVALID_REFRESH = Problem(
+    "This refresh token is not valid. Sign in again.", "INVALID_TOKEN", ("input", "refreshToken")
+)
+
+
+@dataclass
+class SessionTokens:
+    user: User | None = None
+    access_token: str | None = None
+    refresh_token: str | None = None
+    expires_at: datetime | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def authenticate(app: AppState, token: str) -> tuple[User, AccessClaims] | None:
+    """The user behind an access token, if the token is valid and the account still stands
+    (active, and the password not changed since the token was issued)."""
+    claims = read_access_token(token, app.settings.secret_key)
+    if claims is None:
+        return None
+    async with app.session_factory() as session:
+        user = await session.get(User, claims.user_id)
+    if user is None or not user.is_active:
+        return None
+    changed = user.password_changed_at
+    # Tokens carry whole seconds: one issued in the second of a password change is refused too.
+    if changed is not None and claims.issued_at.timestamp() <= int(changed.timestamp()):
+        return None
+    return user, claims
+
+
+async def login(ctx: Context, email: str, password: str) -> SessionTokens:
+    email = email.strip().lower()
+    rules = ctx.settings
+    limiter = ctx.app.limiter
+    ip = ctx.client_ip or "unknown"
+    if not (
+        await limiter.allowed(rules.failed_logins_per_account, "login-account", email)
+        and await limiter.allowed(rules.failed_logins_per_ip, "login-ip", ip)
+    ):
+        async with ctx.session_factory.begin() as session:
+            audit.record(session, ctx, "login.rate_limited", "User", None, detail={"email": email})
+        return SessionTokens(problems=[RATE_LIMITED])
+    async with ctx.session_factory.begin() as session:
+        user = await session.scalar(select(User).where(User.email == email))
+        stored_hash = user.password_hash if user else _UNKNOWN_USER_HASH
+        valid = await asyncio.to_thread(verify_password, stored_hash, password)
+        if user is None or not valid or not user.is_active:
+            await limiter.hit(rules.failed_logins_per_account, "login-account", email)
+            await limiter.hit(rules.failed_logins_per_ip, "login-ip", ip)
+            school_id = user.school_id if user else None
+            actor_id = user.id if user else None
+            audit.record(
+                session,
+                ctx,
+                "login.failed",
+                "User",
+                actor_id,
+                actor_id=actor_id,
+                school_id=school_id,
+                detail={"email": email},
+            )
+            return SessionTokens(problems=[WRONG_CREDENTIALS])
+        if needs_rehash(user.password_hash):
+            user.password_hash = await asyncio.to_thread(hash_password, password)
+        tokens = _start_session(session, ctx, user)
+        audit.record(session, ctx, "login", "User", user.id, actor_id=user.id, school_id=user.school_id)
+    await limiter.clear(rules.failed_logins_per_account, "login-account", email)
+    return tokens
+
+
+async def register(ctx: Context, email: str, password: str, name: str, invitation_code: str) -> SessionTokens:
+    email, name = email.strip().lower(), name.strip()
+    problems = _registration_problems(email, password, name)
+    if not await ctx.app.limiter.hit(
+        ctx.settings.registrations_per_ip, "register-ip", ctx.client_ip or "unknown"
+    ):
+        problems.append(Problem("Too many registrations from here. Try again later.", "RATE_LIMITED"))
+    if problems:
+        return SessionTokens(problems=problems)
+    password_hash = await asyncio.to_thread(hash_password, password)
+    try:
+        async with ctx.session_factory.begin() as session:
+            school = await session.scalar(
+                select(School).where(School.invitation_code == invitation_code.strip())
+            )
+            if school is None:
+                return SessionTokens(
+                    problems=[
+                        Problem("Unknown invitation code.", "INVALID_INVITATION", ("input", "invitationCode"))
+                    ]
+                )
+            user = User(
+                school_id=school.id,
+                email=email,
+                name=name,
+                password_hash=password_hash,
+                role=Role.STUDENT,
+                tier=Tier.FREE,
+            )
+            session.add(user)
+            await session.flush()
+            session.add(_new_student_profile(school, user))
+            tokens = _start_session(session, ctx, user)
+            audit.record(session, ctx, "register", "User", user.id, actor_id=user.id, school_id=school.id)
+    except IntegrityError:
+        return SessionTokens(
+            problems=[Problem("This email is already registered.", "EMAIL_TAKEN", ("input", "email"))]
+        )
+    return tokens
+
+
+def _registration_problems(email: str, password: str, name: str) -> list[Problem]:
+    problems = []
+    if len(email) > 254 or not EMAIL_PATTERN.match(email):
+        problems.append(Problem("Enter a valid email address.", "INVALID", ("input", "email")))
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        problems.append(
+            Problem(
+                f"The password must have {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters.",
+                "INVALID",
+                ("input", "password"),
+            )
+        )
+    if not 1 <= len(name) <= 200:
+        problems.append(Problem("Enter your name (at most 200 characters).", "INVALID", ("input", "name")))
+    return problems
+
+
+def _new_student_profile(school: School, user: User) -> StudentProfile:
+    """A self-registered student starts in grade 9 with a school-issued number; staff can change both."""
+    return StudentProfile(
+        user_id=user.id,
+        school_id=school.id,
+        student_number=f"{school.slug[:2].upper()}-R{user.id:06d}",
+        grade_level=9,
+        cohort_year=now().year + 4,
+        status=StudentStatus.ENROLLED,
+    )
+
+
+async def refresh(ctx: Context, refresh_token: str) -> SessionTokens:
+    token_hash = hash_refresh_token(refresh_token)
+    moment = now()
+    async with ctx.session_factory.begin() as session:
+        stored = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+        if stored is None or stored.revoked_at is not None or stored.expires_at <= moment:
+            return SessionTokens(problems=[INVALID_REFRESH])
+        # Conditional update: of two concurrent uses, exactly one wins; the other is a reuse.
+        used = await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == stored.id, RefreshToken.used_at.is_(None))
+            .values(used_at=moment)
+        )
+        user = await session.get(User, stored.user_id)
+        if used.rowcount != 1 or user is None or not user.is_active:  # type: ignore[attr-defined]
+            await _revoke_family(session, stored.family_id, moment)
+            audit.record(
+                session,
+                ctx,
+                "session.reuse_detected",
+                "User",
+                stored.user_id,
+                actor_id=stored.user_id,
+                school_id=user.school_id if user else None,
+                detail={"session": stored.family_id},
+            )
+            revoked = (stored.user_id, stored.family_id)
+        else:
+            tokens = _issue(session, ctx, user, stored.family_id)
+            revoked = None
+    if revoked:
+        await _announce_revocation(ctx, *revoked)
+        return SessionTokens(problems=[INVALID_REFRESH])
+    return tokens
+
+
+async def logout(ctx: Context, refresh_token: str) -> list[Problem]:
+    moment = now()
+    async with ctx.session_factory.begin() as session:
+        stored = await session.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(refresh_token))
+        )
+        if stored is None or stored.revoked_at is not None:
+            return [INVALID_REFRESH]
+        await _revoke_family(session, stored.family_id, moment)
+        audit.record(session, ctx, "logout", "User", stored.user_id, actor_id=stored.user_id)
+    await _announce_revocation(ctx, stored.user_id, stored.family_id)
+    return []
+
+
+async def change_password(ctx: Context, current_password: str, new_password: str) -> list[Problem]:
+    """Ends every session of the user: refresh tokens are revoked, access tokens stop working."""
+    caller = require_user(ctx)
+    if not MIN_PASSWORD_LENGTH <= len(new_password) <= MAX_PASSWORD_LENGTH:
+        return [
+            Problem(
+                f"The password must have {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters.",
+                "INVALID",
+                ("input", "newPassword"),
+            )
+        ]
+    new_hash = await asyncio.to_thread(hash_password, new_password)
+    moment = now()
+    async with ctx.session_factory.begin() as session:
+        user = await session.get(User, caller.id)
+        assert user is not None, "an authenticated user exists"
+        if not await asyncio.to_thread(verify_password, user.password_hash, current_password):
+            return [
+                Problem("The current password is wrong.", "INVALID_CREDENTIALS", ("input", "currentPassword"))
+            ]
+        user.password_hash = new_hash
+        user.password_changed_at = moment
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=moment)
+        )
+        audit.record(session, ctx, "password.changed", "User", user.id)
+    await _announce_revocation(ctx, caller.id, None)
+    return []
+
+
+def _start_session(session: AsyncSession, ctx: Context, user: User) -> SessionTokens:
+    return _issue(session, ctx, user, new_session_id())
+
+
+def _issue(session: AsyncSession, ctx: Context, user: User, family_id: str) -> SessionTokens:
+    moment = now()
+    settings = ctx.settings
+    expires_at = moment + timedelta(minutes=settings.access_token_minutes)
+    claims = AccessClaims(user.id, user.school_id, user.role, user.tier, family_id, moment, expires_at)
+    refresh_token, refresh_hash = new_refresh_token()
+    user_agent = ctx.request.headers.get("user-agent") if ctx.request is not None else None
+    session.add(
+        RefreshToken(
+            user_id=user.id,
+            family_id=family_id,
+            token_hash=refresh_hash,
+            issued_at=moment,
+            expires_at=moment + timedelta(days=settings.refresh_token_days),
+            user_agent=user_agent[:300] if user_agent else None,
+            ip=ctx.client_ip,
+        )
+    )
+    return SessionTokens(
+        user=user,
+        access_token=issue_access_token(claims, settings.secret_key),
+        refresh_token=refresh_token,
+        expires_at=expires_at,
+    )
+
+
+async def _revoke_family(session: AsyncSession, family_id: str, moment: datetime) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=moment)
+    )
+
+
+async def _announce_revocation(ctx: Context, user_id: int, session_id: str | None) -> None:
+    """Tells every process to end the live connections of that session (None: all of the user's)."""
+    await ctx.bus.publish(user_sessions_channel(user_id), {"sessionId": session_id})

@@ -1,0 +1,42 @@
+"""Errors a resolver raises for auth problems; GraphQL shows them with `extensions.code`.
+
+graphql-core copies an exception's `extensions` attribute into the error it reports, so
+these stay free of GraphQL imports. Problems the user can fix are not exceptions: they are
+`userErrors` in a mutation's payload.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ApiError(Exception):
+    """An expected error whose message is safe to show; never masked."""
+
+    code: ClassVar[str] = "BAD_REQUEST"
+    default_message: ClassVar[str] = "Bad request."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default_message)
+        self.extensions = {"code": self.code}
+
+
+class Unauthenticated(ApiError):
+    code = "UNAUTHENTICATED"
+    default_message = "You must be signed in."
+
+
+class Forbidden(ApiError):
+    """Also used for objects of another school, so that their existence is not revealed."""
+
+    code = "FORBIDDEN"
+    default_message = "You are not allowed to do this."
+
+
+class BadInput(ApiError):
+    code = "BAD_USER_INPUT"
+    default_message = "Invalid input."
+
+
+class InvalidId(BadInput):
+    default_message = "Not a valid id."

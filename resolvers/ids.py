@@ -1,0 +1,32 @@
+"""Opaque global ids (Relay): base64 of "Type:primaryKey"."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from resolvers.errors import InvalidId
+
+
+def encode_id(type_name: str, pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+
+
+def decode_id(global_id: str) -> tuple[str, int]:
+    """Returns (type name, primary key); raises InvalidId for anything malformed."""
+    try:
+        padded = global_id + "=" * (-len(global_id) % 4)
+        type_name, _, raw_pk = base64.urlsafe_b64decode(padded.encode("ascii")).decode().partition(":")
+        pk = int(raw_pk)
+    except (ValueError, UnicodeError, binascii.Error) as error:
+        raise InvalidId from error
+    if not type_name or pk <= 0 or len(global_id) > 100:
+        raise InvalidId
+    return type_name, pk
+
+
+def decode_id_of(global_id: str, expected_type: str) -> int:
+    type_name, pk = decode_id(global_id)
+    if type_name != expected_type:
+        raise InvalidId(f"Expected an id of a {expected_type}.")
+    return pk

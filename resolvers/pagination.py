@@ -1,0 +1,76 @@
+"""Page-size checks and keyset (cursor) pages over an id column, newest first."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from resolvers.errors import BadInput
+
+T = TypeVar("T")
+DEFAULT_PAGE_SIZE = 20
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    cursors: list[str]
+    total_count: int
+    has_next_page: bool
+
+
+def page_size(first: int | None, cap: int, default: int = DEFAULT_PAGE_SIZE) -> int:
+    if first is None:
+        return min(default, cap)
+    if not 0 <= first <= cap:
+        raise BadInput(f"first must be between 0 and {cap}.")
+    return first
+
+
+def encode_cursor(value: str) -> str:
+    """Cursors are opaque to clients: what is inside may change."""
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii")).decode()
+    except (ValueError, UnicodeError, binascii.Error) as error:
+        raise BadInput("Not a valid cursor.") from error
+
+
+def cursor_id(after: str | None) -> int | None:
+    if after is None:
+        return None
+    raw = decode_cursor(after)
+    if not raw.isdigit() or len(raw) > 18:
+        raise BadInput("Not a valid cursor.")
+    return int(raw)
+
+
+async def newest_first(
+    session: AsyncSession,
+    query: Select[Any],
+    id_column: InstrumentedAttribute[int],
+    first: int,
+    after: str | None,
+) -> Page[Any]:
+    """One page of `query`'s rows ordered by `id_column` descending; the cursor is the id."""
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    before_id = cursor_id(after)
+    if before_id is not None:
+        query = query.where(id_column < before_id)
+    rows = list((await session.scalars(query.order_by(id_column.desc()).limit(first + 1))).all())
+    items = rows[:first]
+    return Page(
+        items=items,
+        cursors=[encode_cursor(str(getattr(row, id_column.key))) for row in items],
+        total_count=total or 0,
+        has_next_page=len(rows) > first,
+    )

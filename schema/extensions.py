@@ -1,0 +1,70 @@
+"""Schema extensions: error masking with a request id, and the limits applied before execution."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+
+from config import Settings
+from resolvers import audit
+from resolvers.errors import ApiError
+from schema.limits import HideSuggestions, QueryLimits
+
+log = logging.getLogger("campusgraph.errors")
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """Syntax, validation and limit errors have no original error; ApiErrors are meant for
+    the client. Anything else is a bug or an outage, and is masked."""
+    original = error.original_error
+    return original is not None and not isinstance(original, (ApiError, GraphQLError))
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Masks unexpected errors; the client gets the request id that the log line carries."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=is_unexpected, error_message="Internal server error.")
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        request_id = getattr(self.execution_context.context, "request_id", None)
+        masked.extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+        return masked
+
+
+class AuditReads(SchemaExtension):
+    """Writes the operation's audited reads of student records, in one statement, after it ran."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        yield
+        await audit.flush_reads(self.execution_context.context)
+
+
+def schema_extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
+    """Extensions are given as classes or factories, never instances (a new one per operation)."""
+    extensions: list[Any] = [
+        MaskUnexpectedErrors,
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+        QueryLimits,
+        AuditReads,
+    ]
+    if not settings.introspection_enabled:
+        extensions.append(HideSuggestions)
+    return extensions

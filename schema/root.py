@@ -1,0 +1,60 @@
+"""The Query, Mutation and Subscription roots. Fields stay thin: they call resolvers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import strawberry
+
+from resolvers.errors import BadInput, Unauthenticated
+from resolvers.nodes import load_node
+from resolvers.policy import EXPIRED
+from schema.academics import Class, Course, Student, Teacher
+from schema.audit import AuditQueries
+from schema.auth import AuthMutations
+from schema.base import Info, Node
+from schema.users import School, User
+
+
+def _wrap_node(type_name: str, row: Any) -> Node:
+    if type_name == "Student":
+        account, profile = row
+        return Student.from_model(account, profile)
+    wrappers: dict[str, Any] = {
+        "User": User.from_model,
+        "Teacher": Teacher.from_model,
+        "Class": Class.from_model,
+        "Course": Course.from_model,
+        "School": School.from_model,
+    }
+    node: Node = wrappers[type_name](row)
+    return node
+
+
+@strawberry.type
+class Mutation(AuthMutations):
+    pass
+
+
+@strawberry.type
+class Query(AuditQueries):
+    @strawberry.field(description="The signed-in user, or null when nobody is signed in.")
+    async def me(self, info: Info) -> User | None:
+        if info.context.token_rejected:
+            raise Unauthenticated(EXPIRED)
+        if info.context.user is None:
+            return None
+        user = await info.context.loaders.user_by_id.load(info.context.user.id)
+        return User.from_model(user) if user else None
+
+    @strawberry.field(description="Any object by its global id.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return _wrap_node(*await load_node(info.context, id))
+
+    @strawberry.field(description="Objects by their global ids, in the same order (at most 100).")
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node]:
+        if len(ids) > info.context.settings.max_page_size:
+            raise BadInput(f"At most {info.context.settings.max_page_size} ids at once.")
+        found = await asyncio.gather(*(load_node(info.context, global_id) for global_id in ids))
+        return [_wrap_node(*pair) for pair in found]

@@ -1,0 +1,261 @@
+"""CampusGraph: the Starlette app and the command line.
+
+python server.py serve [--host 127.0.0.1] [--port 8000] [--workers N]
+python server.py migrate
+python server.py seed --demo [--scale N]
+python server.py schema
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
+from typing import Any, cast
+
+import orjson
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
+
+from config import Settings
+from context import AppState, Context
+from guards import RequestGuard
+from models.db import create_engine, create_session_factory
+from resolvers.auth import authenticate
+from resolvers.identity import CurrentUser
+from resolvers.ratelimit import RateLimiter
+from schema import build_schema
+from subscriptions.bus import EventBus
+from subscriptions.sessions import watch_session
+
+log = logging.getLogger("campusgraph")
+
+CONNECTION_TASKS = "campusgraph_connection_tasks"
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our Context and orjson encoding."""
+
+    def __init__(self, state: AppState) -> None:
+        settings = state.settings
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.graphiql_enabled else None,
+            allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),
+            allowed_origins=settings.cors_origins,
+        )
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await super().__call__(scope, receive, send)
+            return
+        tasks: list[asyncio.Task[None]] = []
+        scope.setdefault("state", {})[CONNECTION_TASKS] = tasks
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        context = Context(
+            app=self.state, request=request, response=response if isinstance(response, Response) else None
+        )
+        if isinstance(request, Request):
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            if token and scheme.lower() == "bearer":
+                await self._sign_in(context, token)
+        return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """The access token comes in connection_init's payload; without a valid one: 4403."""
+        params = context.connection_params or {}
+        raw = params.get("accessToken") or params.get("authorization") or params.get("Authorization") or ""
+        token = str(raw).removeprefix("Bearer ").strip()
+        if not token or not await self._sign_in(context, token):
+            raise ConnectionRejectionError
+        assert isinstance(context.request, WebSocket)
+        assert context.claims is not None
+        watchdog = asyncio.create_task(watch_session(self.state.bus, context.request, context.claims))
+        context.request.scope["state"][CONNECTION_TASKS].append(watchdog)
+        return cast(UnsetType, UNSET)
+
+    async def _sign_in(self, context: Context, token: str) -> bool:
+        signed_in = await authenticate(self.state, token)
+        if signed_in is None:
+            context.token_rejected = True
+            return False
+        user, context.claims = signed_in
+        context.user = CurrentUser.from_model(user)
+        context.loaders.user_by_id.prime(user.id, user)
+        return True
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+    engine = create_engine(settings)
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        session_factory=create_session_factory(engine),
+        bus=EventBus(settings.redis_url),
+        limiter=RateLimiter(settings.redis_url),
+    )
+    graphql = GraphQLApp(state)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await state.bus.connect()
+        try:
+            yield
+        finally:
+            await state.bus.disconnect()
+            await state.limiter.close()
+            await engine.dispose()
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> Response:
+        checks = await readiness(state)
+        ready = all(value == "ok" for value in checks.values())
+        return JSONResponse(
+            {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+        )
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        lifespan=lifespan,
+        middleware=[
+            Middleware(
+                RequestGuard,
+                max_body_bytes=settings.max_body_bytes,
+                max_multipart_bytes=settings.max_multipart_bytes,
+            )
+        ],
+    )
+    app.state.campus = state
+    return app
+
+
+async def readiness(state: AppState) -> dict[str, str]:
+    """Each dependency: "ok", or why not. Each check has a short deadline."""
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(2), state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as error:
+        checks["database"] = f"unavailable: {type(error).__name__}"
+    if state.settings.redis_url:
+        checks["redis"] = await _ping_redis(state.settings.redis_url)
+    return checks
+
+
+async def _ping_redis(url: str) -> str:
+    from redis import asyncio as aioredis  # noqa: PLC0415 - only needed when Redis is configured
+
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        async with asyncio.timeout(2):
+            await client.ping()
+        return "ok"
+    except Exception as error:
+        return f"unavailable: {type(error).__name__}"
+    finally:
+        await client.aclose()
+
+
+def app_factory() -> Starlette:
+    """For `uvicorn --factory server:app_factory` (what `serve --workers N` runs)."""
+    logging.basicConfig(level=Settings().log_level)
+    return create_app()
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn  # noqa: PLC0415 - the other commands do not need it
+
+    if settings.is_sqlite:
+        from migrations.runner import upgrade_to_head  # noqa: PLC0415
+
+        upgrade_to_head(settings)
+    uvicorn.run(
+        "server:app_factory",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=settings.log_level.lower(),
+        ws="websockets-sansio",
+    )
+
+
+def _migrate(_args: argparse.Namespace, settings: Settings) -> None:
+    from migrations.runner import upgrade_to_head  # noqa: PLC0415
+
+    upgrade_to_head(settings)
+    print("database is at the newest migration")
+
+
+def _seed(args: argparse.Namespace, settings: Settings) -> None:
+    from seed import seed_demo  # noqa: PLC0415
+
+    if not args.demo:
+        raise SystemExit("seed: only --demo data exists; pass --demo")
+    if settings.is_sqlite:
+        from migrations.runner import upgrade_to_head  # noqa: PLC0415
+
+        upgrade_to_head(settings)
+    summary = asyncio.run(seed_demo(settings, scale=args.scale, progress=sys.stderr.isatty()))
+    print(summary)
+
+
+def _schema(_args: argparse.Namespace, settings: Settings) -> None:
+    print(build_schema(settings).as_str())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="server.py", description="CampusGraph GraphQL API server")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP/WebSocket server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    commands.add_parser("migrate", help="upgrade the database to the newest migration")
+    seed = commands.add_parser("seed", help="load deterministic demo data (idempotent)")
+    seed.add_argument("--demo", action="store_true", help="the demo schools and accounts")
+    seed.add_argument("--scale", type=int, default=1, help="multiply each school's size (benchmarks)")
+    commands.add_parser("schema", help="print the GraphQL schema (SDL)")
+    args = parser.parse_args(argv)
+    handlers: dict[str, Any] = {"serve": _serve, "migrate": _migrate, "seed": _seed, "schema": _schema}
+    handlers[args.command](args, Settings())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The event bus, channel names, event payloads, presence and locks."""

@@ -1,0 +1,8 @@
+"""Channel names on the event bus, in one place so publishers and subscribers agree."""
+
+from __future__ import annotations
+
+
+def user_sessions_channel(user_id: int) -> str:
+    """Session revocations of a user: {"sessionId": id} for one session, null for all."""
+    return f"user:{user_id}:sessions"

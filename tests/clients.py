@@ -1,0 +1,84 @@
+"""Test clients: GraphQL over HTTP (in-process ASGI or a real socket) and graphql-transport-ws."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import websockets
+
+
+class GraphQLClient:
+    """Posts operations to /graphql; `token` signs in as a user (Authorization: Bearer)."""
+
+    def __init__(self, http: httpx.AsyncClient, token: str | None = None) -> None:
+        self.http = http
+        self.token = token
+
+    def as_user(self, token: str | None) -> GraphQLClient:
+        return GraphQLClient(self.http, token)
+
+    async def execute(
+        self, query: str, variables: dict[str, Any] | None = None, *, operation_name: str | None = None
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        body: dict[str, Any] = {"query": query, "variables": variables or {}}
+        if operation_name:
+            body["operationName"] = operation_name
+        response = await self.http.post("/graphql", json=body, headers=headers)
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Executes and asserts there were no errors."""
+        result = await self.execute(query, variables, **kwargs)
+        assert "errors" not in result, result["errors"]
+        data: dict[str, Any] = result["data"]
+        return data
+
+
+class TransportWSClient:
+    """A minimal graphql-transport-ws client over a real WebSocket."""
+
+    def __init__(self, connection: websockets.ClientConnection) -> None:
+        self.connection = connection
+        self._next_id = 0
+
+    @classmethod
+    async def connect(cls, url: str, payload: dict[str, Any] | None = None) -> TransportWSClient:
+        connection = await websockets.connect(
+            url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")]
+        )
+        client = cls(connection)
+        await client.send({"type": "connection_init", "payload": payload or {}})
+        ack = await client.receive()
+        assert ack["type"] == "connection_ack", ack
+        return client
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.connection.send(json.dumps(message))
+
+    async def receive(self, wait: float = 5.0) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.connection.recv(), wait)
+        message: dict[str, Any] = json.loads(raw)
+        return message
+
+    async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
+        self._next_id += 1
+        operation_id = str(self._next_id)
+        await self.send(
+            {
+                "id": operation_id,
+                "type": "subscribe",
+                "payload": {"query": query, "variables": variables or {}},
+            }
+        )
+        return operation_id
+
+    async def close(self) -> None:
+        await self.connection.close()

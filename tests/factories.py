@@ -1,0 +1,138 @@
+"""Builders of test data, and access tokens for it. Each call commits what it builds."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from config import Settings
+from models import (
+    Class,
+    ClassTeacher,
+    Course,
+    Enrollment,
+    GuardianLink,
+    MentorLink,
+    School,
+    StudentProfile,
+    TeacherProfile,
+    Term,
+    User,
+)
+from models.enums import Role, Tier
+from resolvers.passwords import hash_password
+from resolvers.tokens import AccessClaims, issue_access_token, new_session_id
+
+PASSWORD = "correct horse battery"
+PASSWORD_HASH = hash_password(PASSWORD)
+_numbers = itertools.count(1)
+
+
+@dataclass
+class SchoolData:
+    school: School
+    admin: User
+    staff: User
+    teacher: User
+    other_teacher: User
+    mentor: User
+    guardian: User
+    student: User
+    other_student: User
+    klass: Class
+    course: Course
+    users: dict[str, User] = field(default_factory=dict)
+
+
+class Factory:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+        self.session_factory = session_factory
+        self.settings = settings
+
+    def token(self, user: User, *, minutes: int = 15, session_id: str | None = None) -> str:
+        now = datetime.now(UTC)
+        claims = AccessClaims(
+            user.id,
+            user.school_id,
+            user.role,
+            user.tier,
+            session_id or new_session_id(),
+            now,
+            now + timedelta(minutes=minutes),
+        )
+        return issue_access_token(claims, self.settings.secret_key)
+
+    async def school(self, slug: str, *, invitation_code: str | None = None) -> SchoolData:
+        """A school with one of each role; `student` is in `teacher`'s class, `other_student` is not."""
+        async with self.session_factory.begin() as session:
+            school = School(name=f"{slug.title()} School", slug=slug, invitation_code=invitation_code)
+            session.add(school)
+            await session.flush()
+            term = Term(
+                school_id=school.id, name="Fall", starts_on=date(2026, 9, 1), ends_on=date(2027, 1, 31)
+            )
+            course = Course(
+                school_id=school.id, code=f"{slug[:3].upper()}101", title="Algebra", credits=Decimal(3)
+            )
+            session.add_all([term, course])
+            await session.flush()
+            people = {
+                name: self._user(session, school, name, role)
+                for name, role in [
+                    ("admin", Role.ADMIN),
+                    ("staff", Role.STAFF),
+                    ("teacher", Role.TEACHER),
+                    ("other_teacher", Role.TEACHER),
+                    ("mentor", Role.MENTOR),
+                    ("guardian", Role.GUARDIAN),
+                    ("student", Role.STUDENT),
+                    ("other_student", Role.STUDENT),
+                ]
+            }
+            await session.flush()
+            for name in ("teacher", "other_teacher"):
+                session.add(
+                    TeacherProfile(user_id=people[name].id, school_id=school.id, session_rate_cents=4500)
+                )
+            for name in ("student", "other_student"):
+                session.add(self._profile(school, people[name]))
+            klass = Class(
+                school_id=school.id, course_id=course.id, term_id=term.id, title="Algebra A", room="101"
+            )
+            session.add(klass)
+            await session.flush()
+            session.add_all(
+                [
+                    ClassTeacher(class_id=klass.id, teacher_id=people["teacher"].id, is_primary=True),
+                    Enrollment(class_id=klass.id, student_id=people["student"].id),
+                    MentorLink(mentor_id=people["mentor"].id, student_id=people["student"].id),
+                    GuardianLink(guardian_id=people["guardian"].id, student_id=people["student"].id),
+                ]
+            )
+        return SchoolData(school=school, klass=klass, course=course, users=people, **people)
+
+    def _user(self, session: AsyncSession, school: School, name: str, role: Role) -> User:
+        user = User(
+            school_id=school.id,
+            email=f"{name}@{school.slug}.test",
+            name=f"{name.replace('_', ' ').title()} of {school.slug}",
+            password_hash=PASSWORD_HASH,
+            role=role,
+            tier=Tier.FREE,
+        )
+        session.add(user)
+        return user
+
+    @staticmethod
+    def _profile(school: School, user: User) -> StudentProfile:
+        return StudentProfile(
+            user_id=user.id,
+            school_id=school.id,
+            student_number=f"T-{next(_numbers):06d}",
+            grade_level=10,
+            cohort_year=2028,
+        )

@@ -1,0 +1,113 @@
+"""The event bus delivers, in one process (memory://) and across processes (real Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from redis import asyncio as aioredis
+
+from subscriptions.bus import EventBus
+from tests.conftest import free_port
+
+
+@pytest.fixture(scope="module")
+def throwaway_redis() -> Iterator[str]:
+    """A Redis of our own on a free port, so the machine's shared one is not touched."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        asyncio.run(_wait_for_redis(f"redis://127.0.0.1:{port}/0"))
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def _wait_for_redis(url: str) -> None:
+    client = aioredis.Redis.from_url(url)
+    try:
+        for _ in range(100):
+            try:
+                await client.ping()
+                return
+            except OSError:
+                await asyncio.sleep(0.05)
+            except aioredis.ConnectionError:
+                await asyncio.sleep(0.05)
+        raise RuntimeError("redis did not start")
+    finally:
+        await client.aclose()
+
+
+async def _collect(bus: EventBus, channel: str, count: int, ready: asyncio.Event) -> list[dict[str, Any]]:
+    received: list[dict[str, Any]] = []
+    async with bus.subscribe(channel) as events:
+        ready.set()
+        async for payload in events:
+            received.append(payload)
+            if len(received) == count:
+                break
+    return received
+
+
+@pytest.fixture
+async def memory_bus() -> AsyncIterator[EventBus]:
+    bus = EventBus(None)
+    await bus.connect()
+    yield bus
+    await bus.disconnect()
+
+
+async def test_memory_bus_delivers_to_subscribers_of_the_channel_only(memory_bus: EventBus) -> None:
+    ready = asyncio.Event()
+    listener = asyncio.create_task(_collect(memory_bus, "class:1", 2, ready))
+    await ready.wait()
+    await memory_bus.publish("class:2", {"n": 0})
+    await memory_bus.publish("class:1", {"n": 1})
+    await memory_bus.publish("class:1", {"n": 2})
+    assert await asyncio.wait_for(listener, 2) == [{"n": 1}, {"n": 2}]
+
+
+async def test_redis_bus_delivers_across_connections(throwaway_redis: str) -> None:
+    """Two buses stand for two server processes: what one publishes, the other receives.
+
+    This is the broadcaster + redis-py 8 trap of DESIGN.md: the stock backend delivers nothing."""
+    publisher, subscriber = EventBus(throwaway_redis), EventBus(throwaway_redis)
+    await publisher.connect()
+    await subscriber.connect()
+    try:
+        ready = asyncio.Event()
+        listener = asyncio.create_task(_collect(subscriber, "class:7", 3, ready))
+        await ready.wait()
+        for n in range(3):
+            await publisher.publish("class:7", {"n": n, "text": "é"})
+        assert await asyncio.wait_for(listener, 3) == [{"n": n, "text": "é"} for n in range(3)]
+    finally:
+        await publisher.disconnect()
+        await subscriber.disconnect()
+
+
+async def test_redis_bus_keeps_delivering_after_all_channels_were_left(throwaway_redis: str) -> None:
+    publisher, subscriber = EventBus(throwaway_redis), EventBus(throwaway_redis)
+    await publisher.connect()
+    await subscriber.connect()
+    try:
+        for round_number in range(2):
+            ready = asyncio.Event()
+            listener = asyncio.create_task(_collect(subscriber, "grades", 1, ready))
+            await ready.wait()
+            await publisher.publish("grades", {"round": round_number})
+            assert await asyncio.wait_for(listener, 3) == [{"round": round_number}]
+    finally:
+        await publisher.disconnect()
+        await subscriber.disconnect()
