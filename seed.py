@@ -83,6 +83,7 @@ from models.enums import (
     Tier,
 )
 from models.schools import DEFAULT_GRADING_SCALE
+from resolvers.analytics import refresh_school_risk
 from resolvers.passwords import hash_password
 
 Row = dict[str, Any]
@@ -1429,6 +1430,7 @@ async def seed_school(db: Writer, world: World, password_hash: str) -> None:
     await create_conversations(db, world)
     await create_ai_activity(db, world)
     await create_notifications(db, world)
+    await refresh_school_risk(db.connection, world.school_id, AS_OF)
 
 
 async def create_school(db: Writer, world: World) -> None:

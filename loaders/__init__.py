@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from loaders.academics import AcademicRecordLoader, AttendanceRateLoader, CurrentPercentageLoader
 from loaders.access import (
     IdsByKeyLoader,
     class_ids_by_teacher,
@@ -11,8 +12,20 @@ from loaders.access import (
     student_ids_by_mentor,
     student_ids_by_teacher,
 )
-from loaders.base import RowByKeyLoader
-from models import Class, Course, School, StudentProfile, TeacherProfile, User
+from loaders.base import RowByKeyLoader, RowsByKeyLoader
+from models import (
+    Class,
+    ClassTeacher,
+    Course,
+    CoursePrerequisite,
+    Enrollment,
+    School,
+    StudentProfile,
+    StudentRisk,
+    TeacherProfile,
+    User,
+)
+from models.enums import EnrollmentStatus
 
 
 class Loaders:
@@ -27,6 +40,26 @@ class Loaders:
         )
         self.class_by_id: RowByKeyLoader[int, Class] = RowByKeyLoader(session_factory, Class.id)
         self.course_by_id: RowByKeyLoader[int, Course] = RowByKeyLoader(session_factory, Course.id)
+        self.prerequisites_by_course: RowsByKeyLoader[int, CoursePrerequisite] = RowsByKeyLoader(
+            session_factory, CoursePrerequisite.course_id, order_by=[CoursePrerequisite.prerequisite_id]
+        )
+        self.active_enrollments_by_student: RowsByKeyLoader[int, Enrollment] = RowsByKeyLoader(
+            session_factory,
+            Enrollment.student_id,
+            order_by=[Enrollment.class_id],
+            where=[Enrollment.status == EnrollmentStatus.ACTIVE],
+        )
+        self.teachers_by_class: RowsByKeyLoader[int, ClassTeacher] = RowsByKeyLoader(
+            session_factory,
+            ClassTeacher.class_id,
+            order_by=[ClassTeacher.is_primary.desc(), ClassTeacher.teacher_id],
+        )
+        self.risk_by_student: RowByKeyLoader[int, StudentRisk] = RowByKeyLoader(
+            session_factory, StudentRisk.student_id
+        )
+        self.current_percentage = CurrentPercentageLoader(session_factory)
+        self.attendance_rate = AttendanceRateLoader(session_factory)
+        self.academic_record = AcademicRecordLoader(session_factory)
         self.student_ids_by_teacher = IdsByKeyLoader(session_factory, student_ids_by_teacher)
         self.class_ids_by_teacher = IdsByKeyLoader(session_factory, class_ids_by_teacher)
         self.student_ids_by_mentor = IdsByKeyLoader(session_factory, student_ids_by_mentor)

@@ -44,21 +44,25 @@ class RowByKeyLoader(DataLoader[K, M | None], Generic[K, M]):
 
 
 class RowsByKeyLoader(DataLoader[K, list[M]], Generic[K, M]):
-    """Loads every row whose `column` equals the key, ordered by `order_by`."""
+    """Loads every row whose `column` equals the key (and `where`), ordered by `order_by`."""
 
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
         column: InstrumentedAttribute[Any],
         order_by: Sequence[Any] = (),
+        where: Sequence[Any] = (),
     ):
         super().__init__(max_batch_size=1000)
         self._session_factory = session_factory
         self._column = column
         self._order_by = order_by
+        self._where = where
 
     async def batch_load_fn(self, keys: Sequence[K]) -> list[list[M]]:
-        query = select(self._column.class_).where(self._column.in_(keys)).order_by(*self._order_by)
+        query = (
+            select(self._column.class_).where(self._column.in_(keys), *self._where).order_by(*self._order_by)
+        )
         async with self._session_factory() as session:
             rows = (await session.scalars(query)).all()
         grouped: defaultdict[K, list[M]] = defaultdict(list)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import models
 from config import Settings
+from migrations.runner import include_object
 
 config = context.config
 if config.config_file_name and not config.attributes.get("database_url"):
@@ -29,6 +30,7 @@ def run_with(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

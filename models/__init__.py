@@ -2,6 +2,7 @@
 
 from models.academics import Class, ClassTeacher, Course, CoursePrerequisite, Enrollment, MeetingTime
 from models.ai import AiChat, AiMessage, GeneratedImage
+from models.analytics import StudentRisk
 from models.attendance import AttendanceRecord
 from models.auth import AuditEntry, RefreshToken
 from models.base import Base
@@ -45,6 +46,7 @@ __all__ = [
     "RefreshToken",
     "School",
     "StudentProfile",
+    "StudentRisk",
     "TeacherProfile",
     "Term",
     "TutoringSession",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
@@ -10,14 +11,27 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from config import Settings
 
+# The statements of the current operation, when something is counting (the metrics extension).
+operation_statements: ContextVar[list[int] | None] = ContextVar("operation_statements", default=None)
+
 
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.async_database_url
     if settings.is_sqlite:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800)
+    else:
+        engine = create_async_engine(
+            url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800
+        )
+    event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+    return engine
+
+
+def _count_statement(*_args: Any) -> None:
+    counter = operation_statements.get()
+    if counter is not None:
+        counter[0] += 1
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -57,3 +57,9 @@ class EnrollmentStatus(enum.Enum):
 class AiMessageRole(enum.Enum):
     USER = "USER"
     ASSISTANT = "ASSISTANT"
+
+
+class RiskLevel(enum.Enum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import RefreshToken, School, StudentProfile, User
 from models.enums import Role, StudentStatus, Tier
 from resolvers import audit
+from resolvers.analytics import refresh_student_risk
 from resolvers.passwords import hash_password, needs_rehash, verify_password
 from resolvers.policy import require_user
 from resolvers.problems import Problem
@@ -149,6 +150,8 @@ async def register(ctx: Context, email: str, password: str, name: str, invitatio
             session.add(user)
             await session.flush()
             session.add(_new_student_profile(school, user))
+            await session.flush()
+            await refresh_student_risk(session, [user.id], now())
             tokens = _start_session(session, ctx, user)
             audit.record(session, ctx, "register", "User", user.id, actor_id=user.id, school_id=school.id)
     except IntegrityError:

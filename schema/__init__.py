@@ -12,9 +12,10 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from config import Settings
-from schema.academics import Class, Course, Student, Teacher
+from schema.academics import Class, Course, Teacher
 from schema.extensions import is_unexpected, schema_extensions
 from schema.root import Mutation, Query
+from schema.students import Student
 from schema.users import School, User
 
 log = logging.getLogger("campusgraph.errors")

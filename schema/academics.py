@@ -1,4 +1,4 @@
-"""Students, teachers, classes and courses as the API shows them."""
+"""Teachers, classes and courses (with their prerequisite chains) as the API shows them."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import strawberry
 
 from models import Class as ClassModel
 from models import Course as CourseModel
-from models import StudentProfile
 from models import User as UserModel
 from resolvers.ids import encode_id
 from schema.base import Info, Node
-from schema.enums import StudentStatus
 
 
 @strawberry.type
@@ -18,6 +16,7 @@ class Course(Node):
     code: str
     title: str
     credits: float
+    course_id: strawberry.Private[int]
 
     @classmethod
     def from_model(cls, course: CourseModel) -> Course:
@@ -26,7 +25,33 @@ class Course(Node):
             code=course.code,
             title=course.title,
             credits=float(course.credits),
+            course_id=course.id,
         )
+
+    @strawberry.field(description="The courses to pass before this one (direct prerequisites).")
+    async def prerequisites(self, info: Info) -> list[Course]:
+        links = await info.context.loaders.prerequisites_by_course.load(self.course_id)
+        courses = await info.context.loaders.course_by_id.load_many([link.prerequisite_id for link in links])
+        return [Course.from_model(course) for course in courses if course is not None]
+
+    @strawberry.field(
+        description="Every course before this one, nearest first (prerequisites of prerequisites)."
+    )
+    async def prerequisite_chain(self, info: Info) -> list[Course]:
+        loaders = info.context.loaders
+        chain: list[Course] = []
+        seen = {self.course_id}
+        level = [self.course_id]
+        while level:
+            links = [
+                link for links in await loaders.prerequisites_by_course.load_many(level) for link in links
+            ]
+            level = [link.prerequisite_id for link in links if link.prerequisite_id not in seen]
+            seen.update(level)
+            chain.extend(
+                Course.from_model(c) for c in await loaders.course_by_id.load_many(level) if c is not None
+            )
+        return chain
 
 
 @strawberry.type
@@ -40,31 +65,10 @@ class Teacher(Node):
 
 
 @strawberry.type
-class Student(Node):
-    name: str
-    email: str
-    student_number: str
-    status: StudentStatus
-    grade_level: int
-    cohort_year: int
-
-    @classmethod
-    def from_model(cls, user: UserModel, profile: StudentProfile) -> Student:
-        return cls(
-            id=strawberry.ID(encode_id("Student", user.id)),
-            name=user.name,
-            email=user.email,
-            student_number=profile.student_number,
-            status=profile.status,
-            grade_level=profile.grade_level,
-            cohort_year=profile.cohort_year,
-        )
-
-
-@strawberry.type
 class Class(Node):
     title: str
     room: str | None
+    class_id: strawberry.Private[int]
     course_id: strawberry.Private[int]
 
     @classmethod
@@ -73,9 +77,25 @@ class Class(Node):
             id=strawberry.ID(encode_id("Class", row.id)),
             title=row.title,
             room=row.room,
+            class_id=row.id,
             course_id=row.course_id,
         )
 
     @strawberry.field
     async def course(self, info: Info) -> Course:
         return Course.from_model(await info.context.loaders.course_by_id.load_existing(self.course_id))
+
+    @strawberry.field(description="The primary teacher (the first of `teachers`).")
+    async def teacher(self, info: Info) -> Teacher | None:
+        teachers = await _teachers_of(info, self.class_id)
+        return teachers[0] if teachers else None
+
+    @strawberry.field(description="Everyone who teaches the class, primary teacher first (co-teaching).")
+    async def teachers(self, info: Info) -> list[Teacher]:
+        return await _teachers_of(info, self.class_id)
+
+
+async def _teachers_of(info: Info, class_id: int) -> list[Teacher]:
+    links = await info.context.loaders.teachers_by_class.load(class_id)
+    users = await info.context.loaders.user_by_id.load_many([link.teacher_id for link in links])
+    return [Teacher.from_model(user) for user in users if user is not None]

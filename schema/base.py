@@ -44,7 +44,9 @@ class Edge(Generic[T]):
     description="A page of a list: `edges`/`nodes`, `pageInfo` and the `totalCount` of the whole list."
 )
 class Connection(Generic[T]):
-    total_count: int
+    total_count: int | None = strawberry.field(
+        description="The length of the whole list; null where counting it would cost a query of its own."
+    )
     page_info: PageInfo
     edges: list[Edge[T]]
 
@@ -57,7 +59,7 @@ def connection_from_page(
     items: Sequence[T],
     cursors: Sequence[str],
     *,
-    total_count: int,
+    total_count: int | None,
     has_next_page: bool = False,
     has_previous_page: bool = False,
 ) -> Connection[T]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from graphql import GraphQLError
@@ -18,6 +19,7 @@ from strawberry.extensions import (
 )
 
 from config import Settings
+from models.db import operation_statements
 from resolvers import audit
 from resolvers.errors import ApiError
 from schema.limits import HideSuggestions, QueryLimits
@@ -45,6 +47,21 @@ class MaskUnexpectedErrors(MaskErrors):
         return masked
 
 
+class Metrics(SchemaExtension):
+    """`extensions.metrics { sqlStatements durationMs }` for each operation (debug setting)."""
+
+    def on_operation(self) -> Iterator[None]:
+        self._statements = [0]
+        token = operation_statements.set(self._statements)
+        self._started = time.perf_counter()
+        yield
+        operation_statements.reset(token)
+        self._duration_ms = round((time.perf_counter() - self._started) * 1000, 2)
+
+    def get_results(self) -> dict[str, Any]:
+        return {"metrics": {"sqlStatements": self._statements[0], "durationMs": self._duration_ms}}
+
+
 class AuditReads(SchemaExtension):
     """Writes the operation's audited reads of student records, in one statement, after it ran."""
 
@@ -67,4 +84,6 @@ def schema_extensions(settings: Settings) -> list[type[SchemaExtension] | Callab
     ]
     if not settings.introspection_enabled:
         extensions.append(HideSuggestions)
+    if settings.debug_metrics:
+        extensions.insert(0, Metrics)
     return extensions

@@ -10,10 +10,11 @@ import strawberry
 from resolvers.errors import BadInput, Unauthenticated
 from resolvers.nodes import load_node
 from resolvers.policy import EXPIRED
-from schema.academics import Class, Course, Student, Teacher
+from schema.academics import Class, Course, Teacher
 from schema.audit import AuditQueries
 from schema.auth import AuthMutations
 from schema.base import Info, Node
+from schema.students import Student, StudentMutations, StudentQueries
 from schema.users import School, User
 
 
@@ -33,12 +34,12 @@ def _wrap_node(type_name: str, row: Any) -> Node:
 
 
 @strawberry.type
-class Mutation(AuthMutations):
+class Mutation(AuthMutations, StudentMutations):
     pass
 
 
 @strawberry.type
-class Query(AuditQueries):
+class Query(AuditQueries, StudentQueries):
     @strawberry.field(description="The signed-in user, or null when nobody is signed in.")
     async def me(self, info: Info) -> User | None:
         if info.context.token_rejected:

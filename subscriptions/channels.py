@@ -6,3 +6,8 @@ from __future__ import annotations
 def user_sessions_channel(user_id: int) -> str:
     """Session revocations of a user: {"sessionId": id} for one session, null for all."""
     return f"user:{user_id}:sessions"
+
+
+def user_notifications_channel(user_id: int) -> str:
+    """New notifications of a user: {"id": notification id}."""
+    return f"user:{user_id}:notifications"

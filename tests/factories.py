@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config import Settings
 from models import (
+    Assignment,
+    AttendanceRecord,
     Class,
     ClassTeacher,
     Course,
     Enrollment,
+    Grade,
     GuardianLink,
     MentorLink,
     School,
@@ -23,7 +28,8 @@ from models import (
     Term,
     User,
 )
-from models.enums import Role, Tier
+from models.enums import AssignmentCategory, AttendanceStatus, Role, StudentStatus, Tier
+from resolvers.analytics import refresh_student_risk
 from resolvers.passwords import hash_password
 from resolvers.tokens import AccessClaims, issue_access_token, new_session_id
 
@@ -113,6 +119,9 @@ class Factory:
                     GuardianLink(guardian_id=people["guardian"].id, student_id=people["student"].id),
                 ]
             )
+            await session.flush()
+            student_ids = [people["student"].id, people["other_student"].id]
+            await refresh_student_risk(session, student_ids, datetime.now(UTC))
         return SchoolData(school=school, klass=klass, course=course, users=people, **people)
 
     def _user(self, session: AsyncSession, school: School, name: str, role: Role) -> User:
@@ -136,3 +145,97 @@ class Factory:
             grade_level=10,
             cohort_year=2028,
         )
+
+
+@dataclass
+class Roster:
+    """Many students in one class of a school, with graded work and attendance."""
+
+    student_ids: list[int]
+    assignment_ids: list[int]
+
+
+async def populate(
+    session_factory: async_sessionmaker[AsyncSession],
+    data: SchoolData,
+    students: int,
+    *,
+    assignments: int = 4,
+    names: Sequence[str] | None = None,
+) -> Roster:
+    """Adds `students` students to `data.klass` (graded, with attendance) and refreshes their risk."""
+    school = data.school
+    now = datetime.now(UTC)
+    async with session_factory.begin() as session:
+        user_rows = [
+            {
+                "school_id": school.id,
+                "email": f"pupil{next(_numbers)}@{school.slug}.test",
+                "name": names[n] if names else f"Pupil {n:04d} {school.slug.title()}",
+                "password_hash": PASSWORD_HASH,
+                "role": Role.STUDENT,
+                "tier": Tier.FREE,
+                "created_at": now,
+            }
+            for n in range(students)
+        ]
+        ids = [row.id for row in (await session.execute(insert(User).returning(User.id), user_rows)).all()]
+        await session.execute(
+            insert(StudentProfile),
+            [
+                {
+                    "user_id": user_id,
+                    "school_id": school.id,
+                    "student_number": f"P-{next(_numbers):06d}",
+                    "grade_level": 9 + n % 4,
+                    "cohort_year": 2025 + n % 2,
+                    "status": StudentStatus.ENROLLED if n % 7 else StudentStatus.ON_LEAVE,
+                }
+                for n, user_id in enumerate(ids)
+            ],
+        )
+        await session.execute(
+            insert(Enrollment), [{"class_id": data.klass.id, "student_id": user_id} for user_id in ids]
+        )
+        work = [
+            {
+                "class_id": data.klass.id,
+                "title": f"Quiz {n}",
+                "category": AssignmentCategory.QUIZ,
+                "max_score": 10.0,
+                "due_at": now - timedelta(days=30 - n),
+            }
+            for n in range(assignments)
+        ]
+        assignment_ids = [
+            row.id for row in (await session.execute(insert(Assignment).returning(Assignment.id), work)).all()
+        ]
+        await session.execute(
+            insert(Grade),
+            [
+                {
+                    "assignment_id": a,
+                    "student_id": s,
+                    "score": float((s + a) % 11),
+                    "updated_by_id": data.teacher.id,
+                }
+                for s in ids
+                for a in assignment_ids
+            ],
+        )
+        await session.execute(
+            insert(AttendanceRecord),
+            [
+                {
+                    "class_id": data.klass.id,
+                    "student_id": s,
+                    "date": (now - timedelta(days=day)).date(),
+                    "status": AttendanceStatus.ABSENT if (s + day) % 5 == 0 else AttendanceStatus.PRESENT,
+                    "recorded_by_id": data.teacher.id,
+                }
+                for s in ids
+                for day in range(1, 6)
+            ],
+        )
+        await refresh_student_risk(session, ids, now)
+    return Roster(student_ids=ids, assignment_ids=assignment_ids)

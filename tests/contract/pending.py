@@ -6,22 +6,6 @@ This set only shrinks; it is empty when all issues are done.
 from __future__ import annotations
 
 PENDING: dict[str, int] = {
-    "students.graphql:StudentSearch": 4,
-    "students.graphql:StudentProfile": 4,
-    "students.graphql:StudentTimeline": 4,
-    "students.graphql:StudentsAtRisk": 4,
-    "students.graphql:CohortAnalysis": 4,
-    "students.graphql:BulkStudentAction": 4,
-    "students.graphql:UploadStudentPhoto": 4,
-    "inputs.graphql:RiskLevel": 4,
-    "inputs.graphql:OrderDirection": 4,
-    "inputs.graphql:StudentOrderField": 4,
-    "inputs.graphql:TimelineKind": 4,
-    "inputs.graphql:BulkStudentActionKind": 4,
-    "inputs.graphql:StudentFilter": 4,
-    "inputs.graphql:StudentOrder": 4,
-    "inputs.graphql:BulkStudentActionInput": 4,
-    "inputs.graphql:UploadStudentPhotoInput": 4,
     "gradebook.graphql:Gradebook": 5,
     "gradebook.graphql:UpdateGrade": 5,
     "gradebook.graphql:BulkUpdateGrades": 5,

@@ -11,12 +11,15 @@ from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import models
+from migrations.runner import include_object
 from models import School
 
 
 async def test_migrations_match_the_models(engine: AsyncEngine) -> None:
     def diff(connection: Any) -> list[Any]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object}
+        )
         return list(compare_metadata(context, models.Base.metadata))
 
     async with engine.connect() as connection:

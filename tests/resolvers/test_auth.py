@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import resolvers.auth
-from models import AuditEntry, RefreshToken, StudentProfile, User
+from models import AuditEntry, RefreshToken, StudentProfile, StudentRisk, User
 from tests.clients import GraphQLClient
 from tests.contract.documents import contract_operation
 from tests.factories import PASSWORD, Factory
@@ -213,6 +213,7 @@ async def test_register_with_an_invitation_code(
         assert user.school_id == north.school.id
         assert user.password_hash.startswith("$argon2id$")
         assert await session.get(StudentProfile, user.id) is not None
+        assert (await session.get(StudentRisk, user.id)) is not None, "a new student has a risk snapshot"
     twice = (await gql.data(REGISTER, variables))["register"]
     assert twice["userErrors"][0]["code"] == "EMAIL_TAKEN"
 
