@@ -84,6 +84,7 @@ from models.enums import (
 )
 from models.schools import DEFAULT_GRADING_SCALE
 from resolvers.analytics import refresh_school_risk
+from resolvers.grade_math import letter_grade
 from resolvers.passwords import hash_password
 
 Row = dict[str, Any]
@@ -1630,13 +1631,13 @@ async def create_enrollments(db: Writer, world: World) -> None:
 
 def final_grade(section: Section, pupil: Pupil, share: float) -> Row:
     percentage = round(share * 100, 1)
-    band = next(band for band in DEFAULT_GRADING_SCALE if percentage >= band["min"])
+    grade = letter_grade(percentage)
     return {
         "class_id": section.id,
         "student_id": pupil.member.id,
         "percentage": percentage,
-        "letter": band["letter"],
-        "grade_points": band["points"],
+        "letter": grade.letter,
+        "grade_points": grade.points,
         "calculated_at": _utc(2026, 6, 15, 18),
     }
 

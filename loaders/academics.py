@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from aiodataloader import DataLoader
 from sqlalchemy import and_, func, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from loaders.base import SessionLoader
 from loaders.signals import category_weights
 from models import Assignment, AttendanceRecord, Class, Course, Enrollment, FinalGrade, Grade
 from models.enums import AttendanceStatus, EnrollmentStatus
@@ -19,12 +19,8 @@ from resolvers.grade_math import GradedWork, class_percentage
 ClassStudent = tuple[int, int]  # (class id, student id)
 
 
-class CurrentPercentageLoader(DataLoader[ClassStudent, float | None]):
+class CurrentPercentageLoader(SessionLoader[ClassStudent, float | None]):
     """A student's current weighted percentage in a class (resolvers/grade_math.py's rule)."""
-
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
-        super().__init__(max_batch_size=1000)
-        self._session_factory = session_factory
 
     async def batch_load_fn(self, keys: Sequence[ClassStudent]) -> list[float | None]:
         query = (
@@ -44,12 +40,8 @@ class CurrentPercentageLoader(DataLoader[ClassStudent, float | None]):
         return [class_percentage(work.get(key, []), weights.get(key[0], {})) for key in keys]
 
 
-class AttendanceRateLoader(DataLoader[ClassStudent, float | None]):
+class AttendanceRateLoader(SessionLoader[ClassStudent, float | None]):
     """Share of a student's class meetings attended (present or late); excused ones don't count."""
-
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
-        super().__init__(max_batch_size=1000)
-        self._session_factory = session_factory
 
     async def batch_load_fn(self, keys: Sequence[ClassStudent]) -> list[float | None]:
         query = (
@@ -84,11 +76,7 @@ class AcademicRecord:
         return round(self.quality_points / self.attempted_credits, 2) if self.attempted_credits else None
 
 
-class AcademicRecordLoader(DataLoader[int, AcademicRecord]):
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
-        super().__init__(max_batch_size=1000)
-        self._session_factory = session_factory
-
+class AcademicRecordLoader(SessionLoader[int, AcademicRecord]):
     async def batch_load_fn(self, keys: Sequence[int]) -> list[AcademicRecord]:
         async with self._session_factory() as session:
             records = await academic_records(session, keys)

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
-from aiodataloader import DataLoader
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from loaders.base import SessionLoader
 from models import ClassTeacher, Enrollment, GuardianLink, MentorLink
 from models.enums import EnrollmentStatus
 
 
-class IdsByKeyLoader(DataLoader[int, frozenset[int]]):
+class IdsByKeyLoader(SessionLoader[int, frozenset[int]]):
     """Each key's set of related ids, from a query of (key, id) pairs for many keys at once."""
 
     def __init__(
@@ -21,8 +21,7 @@ class IdsByKeyLoader(DataLoader[int, frozenset[int]]):
         session_factory: async_sessionmaker[AsyncSession],
         pairs: Callable[[Sequence[int]], Select[int, int]],
     ) -> None:
-        super().__init__(max_batch_size=1000)
-        self._session_factory = session_factory
+        super().__init__(session_factory)
         self._pairs = pairs
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[frozenset[int]]:

@@ -19,14 +19,23 @@ from models.base import Base
 
 M = TypeVar("M", bound=Base)
 K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+MAX_BATCH = 1000
 
 
-class RowByKeyLoader(DataLoader[K, M | None], Generic[K, M]):
+class SessionLoader(DataLoader[K, V], Generic[K, V]):
+    """A DataLoader whose batches each read with a short session of their own."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        super().__init__(max_batch_size=MAX_BATCH)
+        self._session_factory = session_factory
+
+
+class RowByKeyLoader(SessionLoader[K, M | None], Generic[K, M]):
     """Loads at most one row per key (a primary key or a unique column)."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], column: InstrumentedAttribute[Any]):
-        super().__init__(max_batch_size=1000)
-        self._session_factory = session_factory
+        super().__init__(session_factory)
         self._column = column
 
     async def batch_load_fn(self, keys: Sequence[K]) -> list[M | None]:
@@ -43,7 +52,7 @@ class RowByKeyLoader(DataLoader[K, M | None], Generic[K, M]):
         return row
 
 
-class RowsByKeyLoader(DataLoader[K, list[M]], Generic[K, M]):
+class RowsByKeyLoader(SessionLoader[K, list[M]], Generic[K, M]):
     """Loads every row whose `column` equals the key (and `where`), ordered by `order_by`."""
 
     def __init__(
@@ -53,8 +62,7 @@ class RowsByKeyLoader(DataLoader[K, list[M]], Generic[K, M]):
         order_by: Sequence[Any] = (),
         where: Sequence[Any] = (),
     ):
-        super().__init__(max_batch_size=1000)
-        self._session_factory = session_factory
+        super().__init__(session_factory)
         self._column = column
         self._order_by = order_by
         self._where = where
