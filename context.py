@@ -23,6 +23,8 @@ from resolvers.tokens import AccessClaims
 
 if TYPE_CHECKING:
     from subscriptions.bus import EventBus
+    from subscriptions.locks import CellLocks
+    from subscriptions.presence import Presence
 
 
 @dataclass
@@ -32,8 +34,12 @@ class AppState:
     settings: Settings
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
+    # For transactions that write (on SQLite they take the write lock when they begin).
+    writer_session_factory: async_sessionmaker[AsyncSession]
     bus: EventBus
     limiter: RateLimiter
+    locks: CellLocks
+    presence: Presence
 
 
 @dataclass
@@ -64,6 +70,10 @@ class Context:
     @property
     def session_factory(self) -> async_sessionmaker[AsyncSession]:
         return self.app.session_factory
+
+    @property
+    def writer(self) -> async_sessionmaker[AsyncSession]:
+        return self.app.writer_session_factory
 
     @property
     def bus(self) -> EventBus:

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import orjson
 from cross_web import HTTPException
+from redis import asyncio as aioredis
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -35,13 +36,15 @@ from strawberry.types.unset import UNSET, UnsetType
 from config import Settings
 from context import AppState, Context
 from guards import RequestGuard
-from models.db import create_engine, create_session_factory
+from models.db import create_engine, create_session_factory, create_writer_session_factory
 from resolvers.auth import authenticate
 from resolvers.identity import CurrentUser
 from resolvers.media import media_routes
 from resolvers.ratelimit import RateLimiter
 from schema import build_schema
 from subscriptions.bus import EventBus
+from subscriptions.locks import MemoryCellLocks, RedisCellLocks
+from subscriptions.presence import MemoryPresence, RedisPresence
 from subscriptions.sessions import watch_session
 
 log = logging.getLogger("campusgraph")
@@ -130,12 +133,16 @@ class GraphQLApp(GraphQL[Context, None]):
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     engine = create_engine(settings)
+    redis = aioredis.Redis.from_url(settings.redis_url) if settings.redis_url else None
     state = AppState(
         settings=settings,
         engine=engine,
         session_factory=create_session_factory(engine),
+        writer_session_factory=create_writer_session_factory(engine),
         bus=EventBus(settings.redis_url),
         limiter=RateLimiter(settings.redis_url),
+        locks=RedisCellLocks(redis) if redis else MemoryCellLocks(),
+        presence=RedisPresence(redis) if redis else MemoryPresence(),
     )
     graphql = GraphQLApp(state)
 
@@ -147,6 +154,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await state.bus.disconnect()
             await state.limiter.close()
+            if redis is not None:
+                await redis.aclose()
             await engine.dispose()
 
     async def healthz(_request: Request) -> Response:
@@ -195,8 +204,6 @@ async def readiness(state: AppState) -> dict[str, str]:
 
 
 async def _ping_redis(url: str) -> str:
-    from redis import asyncio as aioredis  # noqa: PLC0415 - only needed when Redis is configured
-
     client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
     try:
         async with asyncio.timeout(2):

@@ -98,7 +98,7 @@ async def flush_reads(ctx: Context) -> None:
         for subject_type, subject_id in sorted(ctx.audited_reads)
     ]
     ctx.audited_reads.clear()
-    async with ctx.session_factory.begin() as session:
+    async with ctx.writer.begin() as session:
         await session.execute(insert(AuditEntry), rows)
 
 

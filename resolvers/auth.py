@@ -87,10 +87,10 @@ async def login(ctx: Context, email: str, password: str) -> SessionTokens:
         await limiter.allowed(rules.failed_logins_per_account, "login-account", email)
         and await limiter.allowed(rules.failed_logins_per_ip, "login-ip", ip)
     ):
-        async with ctx.session_factory.begin() as session:
+        async with ctx.writer.begin() as session:
             audit.record(session, ctx, "login.rate_limited", "User", None, detail={"email": email})
         return SessionTokens(problems=[RATE_LIMITED])
-    async with ctx.session_factory.begin() as session:
+    async with ctx.writer.begin() as session:
         user = await session.scalar(select(User).where(User.email == email))
         stored_hash = user.password_hash if user else _UNKNOWN_USER_HASH
         valid = await asyncio.to_thread(verify_password, stored_hash, password)
@@ -129,7 +129,7 @@ async def register(ctx: Context, email: str, password: str, name: str, invitatio
         return SessionTokens(problems=problems)
     password_hash = await asyncio.to_thread(hash_password, password)
     try:
-        async with ctx.session_factory.begin() as session:
+        async with ctx.writer.begin() as session:
             school = await session.scalar(
                 select(School).where(School.invitation_code == invitation_code.strip())
             )
@@ -193,7 +193,7 @@ def _new_student_profile(school: School, user: User) -> StudentProfile:
 async def refresh(ctx: Context, refresh_token: str) -> SessionTokens:
     token_hash = hash_refresh_token(refresh_token)
     moment = now()
-    async with ctx.session_factory.begin() as session:
+    async with ctx.writer.begin() as session:
         stored = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
         if stored is None or stored.revoked_at is not None or stored.expires_at <= moment:
             return SessionTokens(problems=[INVALID_REFRESH])
@@ -228,7 +228,7 @@ async def refresh(ctx: Context, refresh_token: str) -> SessionTokens:
 
 async def logout(ctx: Context, refresh_token: str) -> list[Problem]:
     moment = now()
-    async with ctx.session_factory.begin() as session:
+    async with ctx.writer.begin() as session:
         stored = await session.scalar(
             select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(refresh_token))
         )
@@ -253,7 +253,7 @@ async def change_password(ctx: Context, current_password: str, new_password: str
         ]
     new_hash = await asyncio.to_thread(hash_password, new_password)
     moment = now()
-    async with ctx.session_factory.begin() as session:
+    async with ctx.writer.begin() as session:
         user = await session.get(User, caller.id)
         assert user is not None, "an authenticated user exists"
         if not await asyncio.to_thread(verify_password, user.password_hash, current_password):

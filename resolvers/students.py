@@ -335,7 +335,7 @@ async def bulk_action(
         return BulkResult(0, [invalid])
     problems, targets = await _bulk_targets(ctx, student_ids)
     notified: list[tuple[int, int]] = []
-    async with ctx.session_factory.begin() as session:
+    async with ctx.writer.begin() as session:
         if action == "UPDATE_STATUS" and targets:
             assert status is not None
             await session.execute(
@@ -423,7 +423,7 @@ async def upload_photo(
     store = MediaStore(ctx.settings.media_dir)
     key = await asyncio.to_thread(store.save, jpeg, suffix=".jpg")
     try:
-        async with ctx.session_factory.begin() as session:
+        async with ctx.writer.begin() as session:
             stored = await session.get(StudentProfile, student.id, with_for_update=True)
             assert stored is not None
             old_key, stored.photo_key = stored.photo_key, key

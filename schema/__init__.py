@@ -14,7 +14,7 @@ from strawberry.types import ExecutionContext
 from config import Settings
 from schema.academics import Class, Course, Teacher
 from schema.extensions import is_unexpected, schema_extensions
-from schema.root import Mutation, Query
+from schema.root import Mutation, Query, Subscription
 from schema.students import Student
 from schema.users import School, User
 
@@ -41,6 +41,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return CampusSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=NODE_TYPES,
         extensions=extensions,
         config=StrawberryConfig(),

@@ -14,6 +14,7 @@ from schema.academics import Class, Course, Teacher
 from schema.audit import AuditQueries
 from schema.auth import AuthMutations
 from schema.base import Info, Node
+from schema.grading import GradingMutations, GradingQueries, GradingSubscriptions
 from schema.students import Student, StudentMutations, StudentQueries
 from schema.users import School, User
 
@@ -34,12 +35,17 @@ def _wrap_node(type_name: str, row: Any) -> Node:
 
 
 @strawberry.type
-class Mutation(AuthMutations, StudentMutations):
+class Mutation(AuthMutations, GradingMutations, StudentMutations):
     pass
 
 
 @strawberry.type
-class Query(AuditQueries, StudentQueries):
+class Subscription(GradingSubscriptions):
+    pass
+
+
+@strawberry.type
+class Query(AuditQueries, GradingQueries, StudentQueries):
     @strawberry.field(description="The signed-in user, or null when nobody is signed in.")
     async def me(self, info: Info) -> User | None:
         if info.context.token_rejected:

@@ -11,3 +11,8 @@ def user_sessions_channel(user_id: int) -> str:
 def user_notifications_channel(user_id: int) -> str:
     """New notifications of a user: {"id": notification id}."""
     return f"user:{user_id}:notifications"
+
+
+def gradebook_channel(class_id: int) -> str:
+    """Everything that happens in a class's gradebook: {"type": event type, ...its fields}."""
+    return f"class:{class_id}:gradebook"

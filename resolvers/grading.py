@@ -1,0 +1,579 @@
+"""The gradebook: the sheet, grade writes with optimistic concurrency and cell locks, history,
+final grades, and the events that keep every editor's screen current.
+
+Who: teachers of the class (co-teachers too) and the school's admins edit; staff read;
+students and everyone else never see the sheet.
+
+A write succeeds only against the version the writer saw (`expectedVersion`): the UPDATE
+carries `WHERE version = seen`, so of concurrent writers exactly one wins and the others get
+VERSION_CONFLICT with nothing written. Every change writes a history row, a notification for
+the student and a new risk snapshot in the same transaction; events go out after commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loaders.signals import category_weights
+from models import (
+    Assignment,
+    Class,
+    Enrollment,
+    FinalGrade,
+    Grade,
+    GradeChange,
+    Notification,
+    School,
+    User,
+)
+from models.base import utcnow
+from models.enums import EnrollmentStatus, Role
+from resolvers import audit
+from resolvers.analytics import refresh_student_risk
+from resolvers.errors import Forbidden
+from resolvers.grade_math import GradedWork, class_percentage, letter_grade
+from resolvers.ids import decode_id_of
+from resolvers.policy import NOT_VISIBLE, require_user
+from resolvers.problems import Problem, ProblemError
+from subscriptions.channels import gradebook_channel, user_notifications_channel
+from subscriptions.locks import CellLock
+from subscriptions.presence import HEARTBEAT_SECONDS, Editor, Presence
+
+if TYPE_CHECKING:
+    from context import Context
+    from resolvers.identity import CurrentUser
+
+MAX_BULK_UPDATES = 500
+
+
+@dataclass(frozen=True)
+class Access:
+    klass: Class
+    can_edit: bool
+
+
+async def gradebook_access(ctx: Context, class_id: int, *, edit: bool) -> Access:
+    """The class if the caller may read (or, with `edit`, write) its gradebook; FORBIDDEN otherwise."""
+    user = require_user(ctx)
+    klass = await ctx.loaders.class_by_id.load(class_id)
+    if klass is None or klass.school_id != user.school_id:
+        raise Forbidden(NOT_VISIBLE)
+    teaches = user.role == Role.TEACHER and class_id in await ctx.loaders.class_ids_by_teacher.load(user.id)
+    can_edit = teaches or user.role == Role.ADMIN
+    if not (can_edit or user.role == Role.STAFF) or (edit and not can_edit):
+        raise Forbidden(
+            "Only the class's teachers and the school's admins edit its gradebook; staff may read it."
+        )
+    return Access(klass, can_edit)
+
+
+@dataclass
+class Cell:
+    assignment_id: int
+    score: float | None
+    version: int
+    max_score: float
+    lock: CellLock | None
+
+
+@dataclass
+class SheetRow:
+    student: User
+    cells: list[Cell]
+    final: FinalResult
+
+
+@dataclass(frozen=True)
+class FinalResult:
+    percentage: float | None
+    letter: str | None
+    grade_points: float | None
+
+
+@dataclass
+class Sheet:
+    klass: Class
+    assignments: list[Assignment]
+    rows: list[SheetRow]
+    editors: list[Editor]
+    scale: list[dict[str, Any]] = field(default_factory=list)
+
+
+def final_result(
+    assignments: list[Assignment],
+    scores: dict[int, float | None],
+    weights: dict[Any, float],
+    scale: list[dict[str, Any]],
+    now: datetime,
+) -> FinalResult:
+    """The final grade rule: graded work counts; work past due and still ungraded counts as zero;
+    work not yet due is left out (resolvers/grade_math.py weighs the categories)."""
+    work = []
+    for assignment in assignments:
+        score = scores.get(assignment.id)
+        if score is None and assignment.due_at is not None and assignment.due_at < now:
+            score = 0.0
+        if score is not None:
+            work.append(GradedWork(assignment.category, score, assignment.max_score))
+    percentage = class_percentage(work, weights)
+    if percentage is None:
+        return FinalResult(None, None, None)
+    grade = letter_grade(percentage, scale)
+    return FinalResult(percentage, grade.letter, grade.points)
+
+
+async def sheet(ctx: Context, class_global_id: str) -> Sheet:
+    class_id = decode_id_of(class_global_id, "Class")
+    access = await gradebook_access(ctx, class_id, edit=False)
+    async with ctx.session_factory() as session:
+        assignments, students, grades, weights, scale = await _sheet_rows(
+            session, class_id, access.klass.school_id
+        )
+    locks = await ctx.app.locks.of_class(class_id)
+    editors = await ctx.app.presence.editors(class_id)
+    now = utcnow()
+    rows = []
+    for student in students:
+        scores = {
+            a.id: grades[(student.id, a.id)].score if (student.id, a.id) in grades else None
+            for a in assignments
+        }
+        cells = [
+            Cell(
+                assignment_id=a.id,
+                score=scores[a.id],
+                version=grades[(student.id, a.id)].version if (student.id, a.id) in grades else 0,
+                max_score=a.max_score,
+                lock=locks.get((student.id, a.id)),
+            )
+            for a in assignments
+        ]
+        rows.append(SheetRow(student, cells, final_result(assignments, scores, weights, scale, now)))
+    return Sheet(access.klass, assignments, rows, editors, scale)
+
+
+async def _sheet_rows(
+    session: AsyncSession, class_id: int, school_id: int
+) -> tuple[
+    list[Assignment], list[User], dict[tuple[int, int], Grade], dict[Any, float], list[dict[str, Any]]
+]:
+    assignments = list(
+        (
+            await session.scalars(
+                select(Assignment)
+                .where(Assignment.class_id == class_id)
+                .order_by(Assignment.due_at, Assignment.id)
+            )
+        ).all()
+    )
+    students = list(
+        (
+            await session.scalars(
+                select(User)
+                .join(Enrollment, Enrollment.student_id == User.id)
+                .where(Enrollment.class_id == class_id, Enrollment.status == EnrollmentStatus.ACTIVE)
+                .order_by(User.name, User.id)
+            )
+        ).all()
+    )
+    grades = {
+        (g.student_id, g.assignment_id): g
+        for g in (
+            await session.scalars(select(Grade).join(Assignment).where(Assignment.class_id == class_id))
+        ).all()
+    }
+    weights = (await category_weights(session, {class_id})).get(class_id, {})
+    scale = (await session.scalar(select(School.grading_scale).where(School.id == school_id))) or []
+    return assignments, students, grades, weights, scale
+
+
+@dataclass
+class WrittenGrade:
+    grade: Grade
+    class_id: int
+    by: CurrentUser
+    notification_id: int | None
+    letter: str | None
+
+
+@dataclass
+class GradeInput:
+    student_global_id: str
+    assignment_global_id: str
+    score: float | None
+    expected_version: int | None
+
+
+async def update_grade(ctx: Context, item: GradeInput) -> WrittenGrade | list[Problem]:
+    assignment_id = decode_id_of(item.assignment_global_id, "Assignment")
+    assignment = await _assignment(ctx, assignment_id)
+    await gradebook_access(ctx, assignment.class_id, edit=True)
+    try:
+        async with ctx.writer.begin() as session:
+            written = await _write(session, ctx, assignment.class_id, item, ())
+    except ProblemError as refused:
+        return refused.problems
+    await _announce(ctx, [written])
+    return written
+
+
+async def _assignment(ctx: Context, assignment_id: int) -> Assignment:
+    async with ctx.session_factory() as session:
+        assignment = await session.get(Assignment, assignment_id)
+    if assignment is None:
+        raise Forbidden(NOT_VISIBLE)
+    return assignment
+
+
+async def _write(
+    session: AsyncSession, ctx: Context, class_id: int, item: GradeInput, field: tuple[str, ...]
+) -> WrittenGrade:
+    """Validates and writes one cell inside the caller's transaction; raises ProblemError."""
+    user = require_user(ctx)
+    student_id = decode_id_of(item.student_global_id, "Student")
+    assignment_id = decode_id_of(item.assignment_global_id, "Assignment")
+    assignment = await session.get(Assignment, assignment_id)
+    if assignment is None or assignment.class_id != class_id:
+        raise ProblemError(
+            Problem("No such assignment in this class.", "NOT_FOUND", (*field, "assignmentId"))
+        )
+    enrolled = await session.scalar(
+        select(Enrollment.id).where(
+            Enrollment.class_id == class_id,
+            Enrollment.student_id == student_id,
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+        )
+    )
+    if enrolled is None:
+        raise ProblemError(Problem("This student is not in the class.", "NOT_FOUND", (*field, "studentId")))
+    score = item.score
+    if score is not None and (not math.isfinite(score) or not 0 <= score <= assignment.max_score):
+        message = f"The score must be between 0 and {assignment.max_score:g}."
+        raise ProblemError(Problem(message, "INVALID", (*field, "score")))
+    lock = (await ctx.app.locks.of_class(class_id)).get((student_id, assignment_id))
+    if lock is not None and lock.holder_id != user.id:
+        raise ProblemError(Problem(f"{lock.holder_name} is editing this cell.", "CELL_LOCKED", field or None))
+    grade, old_score = await _store(
+        session, assignment_id, student_id, score, item.expected_version, user.id, field
+    )
+    notification_id = await _record_change(session, ctx, grade, assignment, old_score)
+    # The transaction's own session: a writer holding SQLite's lock must not wait for another connection.
+    scale = await session.scalar(select(School.grading_scale).where(School.id == user.school_id))
+    letter = letter_grade(100 * score / assignment.max_score, scale).letter if score is not None else None
+    return WrittenGrade(grade, class_id, user, notification_id, letter)
+
+
+async def _store(
+    session: AsyncSession,
+    assignment_id: int,
+    student_id: int,
+    score: float | None,
+    expected: int | None,
+    user_id: int,
+    field: tuple[str, ...],
+) -> tuple[Grade, float | None]:
+    """The written grade and the score it had before."""
+    conflict = ProblemError(
+        Problem(
+            "Someone changed this grade first; reload it and try again.", "VERSION_CONFLICT", field or None
+        )
+    )
+    now = utcnow()
+    current = await session.scalar(
+        select(Grade).where(Grade.assignment_id == assignment_id, Grade.student_id == student_id)
+    )
+    if current is None:
+        if expected not in (None, 0):
+            raise conflict
+        try:
+            async with session.begin_nested():
+                grade = Grade(
+                    assignment_id=assignment_id, student_id=student_id, score=score, version=1,
+                    updated_at=now, updated_by_id=user_id,
+                )  # fmt: skip
+                session.add(grade)
+                await session.flush()
+        except IntegrityError:
+            raise conflict from None
+        return grade, None
+    seen = current.version
+    if expected is not None and expected != seen:
+        raise conflict
+    changed = await session.execute(
+        update(Grade)
+        .where(Grade.id == current.id, Grade.version == seen)
+        .values(score=score, version=seen + 1, updated_at=now, updated_by_id=user_id)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise conflict
+    old_score = current.score
+    await session.refresh(current)
+    return current, old_score
+
+
+async def _record_change(
+    session: AsyncSession, ctx: Context, grade: Grade, assignment: Assignment, old: float | None
+) -> int | None:
+    """History, the student's notification (its id), their new risk snapshot and the audit entry."""
+    score = grade.score
+    session.add(
+        GradeChange(
+            grade_id=grade.id, old_score=old, new_score=score, version=grade.version,
+            changed_at=grade.updated_at, changed_by_id=grade.updated_by_id,
+        )
+    )  # fmt: skip
+    notification = None
+    if score is not None:
+        verb = "posted" if old is None else "changed"
+        notification = Notification(
+            user_id=grade.student_id,
+            kind=f"grade_{verb}",
+            title=f"Grade {verb}: {assignment.title}",
+            body=f"{assignment.title}: {score:g}/{assignment.max_score:g}",
+        )
+        session.add(notification)
+    await refresh_student_risk(session, [grade.student_id], utcnow())
+    audit.record(
+        session, ctx, "grade.updated", "Student", grade.student_id,
+        detail={"assignmentId": assignment.id, "old": old, "new": score, "version": grade.version},
+    )  # fmt: skip
+    if notification is None:
+        return None
+    await session.flush()
+    return notification.id
+
+
+async def bulk_update(
+    ctx: Context, class_global_id: str, items: list[GradeInput], *, atomic: bool
+) -> tuple[list[WrittenGrade], list[Problem]]:
+    """All or nothing (`atomic`), or as many as can be written, each failure reported by index."""
+    class_id = decode_id_of(class_global_id, "Class")
+    await gradebook_access(ctx, class_id, edit=True)
+    if len(items) > MAX_BULK_UPDATES:
+        return [], [Problem(f"At most {MAX_BULK_UPDATES} grades at once.", "INVALID", ("input", "updates"))]
+    written: list[WrittenGrade] = []
+    problems: list[Problem] = []
+    if atomic:
+        try:
+            async with ctx.writer.begin() as session:
+                for index, item in enumerate(items):
+                    try:
+                        written.append(
+                            await _write(session, ctx, class_id, item, ("input", "updates", str(index)))
+                        )
+                    except ProblemError as refused:
+                        problems.extend(refused.problems)
+                if problems:
+                    raise ProblemError(*problems)
+        except ProblemError:
+            return [], problems
+    else:
+        for index, item in enumerate(items):
+            try:
+                async with ctx.writer.begin() as session:
+                    written.append(
+                        await _write(session, ctx, class_id, item, ("input", "updates", str(index)))
+                    )
+            except ProblemError as refused:
+                problems.extend(refused.problems)
+    await _announce(ctx, written)
+    return written, problems
+
+
+async def _announce(ctx: Context, written: list[WrittenGrade]) -> None:
+    """After commit: the gradebook's editors and the students' notification feeds."""
+    for item in written:
+        await ctx.bus.publish(gradebook_channel(item.class_id), grade_event(item))
+        if item.notification_id is not None:
+            channel = user_notifications_channel(item.grade.student_id)
+            await ctx.bus.publish(channel, {"id": item.notification_id})
+
+
+def grade_event(written: WrittenGrade) -> dict[str, Any]:
+    grade = written.grade
+    return {
+        "type": "GradeUpdated",
+        "studentId": grade.student_id,
+        "assignmentId": grade.assignment_id,
+        "grade": {
+            "id": grade.id,
+            "score": grade.score,
+            "version": grade.version,
+            "letter": written.letter,
+            "updatedAt": grade.updated_at.isoformat(),
+        },
+        "by": {"id": written.by.id, "name": written.by.name},
+    }
+
+
+async def history(
+    ctx: Context, class_global_id: str, student_global_id: str, assignment_global_id: str
+) -> list[GradeChange]:
+    class_id = decode_id_of(class_global_id, "Class")
+    await gradebook_access(ctx, class_id, edit=False)
+    student_id = decode_id_of(student_global_id, "Student")
+    assignment_id = decode_id_of(assignment_global_id, "Assignment")
+    query = (
+        select(GradeChange)
+        .join(Grade, Grade.id == GradeChange.grade_id)
+        .join(Assignment, Assignment.id == Grade.assignment_id)
+        .where(
+            Grade.student_id == student_id,
+            Grade.assignment_id == assignment_id,
+            Assignment.class_id == class_id,
+        )
+        .order_by(GradeChange.version.desc(), GradeChange.id.desc())
+    )
+    async with ctx.session_factory() as session:
+        return list((await session.scalars(query)).all())
+
+
+async def calculate_final_grades(ctx: Context, class_global_id: str) -> list[tuple[User, FinalResult]]:
+    class_id = decode_id_of(class_global_id, "Class")
+    access = await gradebook_access(ctx, class_id, edit=True)
+    now = utcnow()
+    async with ctx.writer.begin() as session:
+        assignments, students, grades, weights, scale = await _sheet_rows(
+            session, class_id, access.klass.school_id
+        )
+        results = []
+        for student in students:
+            scores = {
+                a.id: grades[(student.id, a.id)].score if (student.id, a.id) in grades else None
+                for a in assignments
+            }
+            results.append((student, final_result(assignments, scores, weights, scale, now)))
+        await session.execute(delete(FinalGrade).where(FinalGrade.class_id == class_id))
+        rows = [
+            {
+                "class_id": class_id, "student_id": student.id, "percentage": r.percentage,
+                "letter": r.letter, "grade_points": r.grade_points, "calculated_at": now,
+            }
+            for student, r in results
+        ]  # fmt: skip
+        if rows:
+            await session.execute(insert(FinalGrade), rows)
+        await audit.record_many(
+            session, ctx, "grade.final_calculated", "Student", [s.id for s, _ in results], classId=class_id
+        )
+    await ctx.bus.publish(gradebook_channel(class_id), {"type": "FinalGradesCalculated", "classId": class_id})
+    return results
+
+
+async def lock_cell(
+    ctx: Context, student_global_id: str, assignment_global_id: str
+) -> CellLock | list[Problem]:
+    user = require_user(ctx)
+    class_id, cell = await _cell(ctx, student_global_id, assignment_global_id)
+    lock = await ctx.app.locks.acquire(class_id, cell, user.id, user.name)
+    if lock.holder_id != user.id:
+        return [Problem(f"{lock.holder_name} is editing this cell.", "CELL_LOCKED")]
+    await ctx.bus.publish(gradebook_channel(class_id), lock_event("CellLocked", lock))
+    return lock
+
+
+async def unlock_cell(ctx: Context, student_global_id: str, assignment_global_id: str) -> bool:
+    user = require_user(ctx)
+    class_id, cell = await _cell(ctx, student_global_id, assignment_global_id)
+    released = await ctx.app.locks.release(class_id, cell, user.id)
+    if released:
+        await ctx.bus.publish(
+            gradebook_channel(class_id),
+            {"type": "CellUnlocked", "studentId": cell[0], "assignmentId": cell[1]},
+        )
+    return released
+
+
+async def focus_cell(ctx: Context, student_global_id: str, assignment_global_id: str) -> list[Problem]:
+    user = require_user(ctx)
+    class_id, cell = await _cell(ctx, student_global_id, assignment_global_id, edit=False)
+    if not await ctx.app.presence.focus(class_id, user.id, cell):
+        return [
+            Problem("Open the gradebook (subscribe to its events) before moving the cursor.", "NOT_EDITING")
+        ]
+    await publish_editors(ctx, class_id)
+    return []
+
+
+async def _cell(
+    ctx: Context, student_global_id: str, assignment_global_id: str, *, edit: bool = True
+) -> tuple[int, tuple[int, int]]:
+    student_id = decode_id_of(student_global_id, "Student")
+    assignment = await _assignment(ctx, decode_id_of(assignment_global_id, "Assignment"))
+    await gradebook_access(ctx, assignment.class_id, edit=edit)
+    return assignment.class_id, (student_id, assignment.id)
+
+
+def lock_event(kind: str, lock: CellLock) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "studentId": lock.student_id,
+        "assignmentId": lock.assignment_id,
+        "holder": {"id": lock.holder_id, "name": lock.holder_name},
+        "expiresAt": lock.expires_at.isoformat(),
+    }
+
+
+async def publish_editors(ctx: Context, class_id: int) -> None:
+    editors = await ctx.app.presence.editors(class_id)
+    await ctx.bus.publish(
+        gradebook_channel(class_id), {"type": "EditorsChanged", "editors": editors_payload(editors)}
+    )
+
+
+def editors_payload(editors: list[Editor]) -> list[dict[str, Any]]:
+    """One entry per user (a user may have several tabs open), in name order."""
+    by_user: dict[int, dict[str, Any]] = {}
+    for editor in editors:
+        entry = by_user.setdefault(editor.user_id, {"id": editor.user_id, "name": editor.name, "focus": None})
+        entry["focus"] = entry["focus"] or (list(editor.focus) if editor.focus else None)
+    return list(by_user.values())
+
+
+async def gradebook_events(ctx: Context, class_global_id: str) -> AsyncIterator[dict[str, Any]]:
+    """The class's gradebook events while the caller is subscribed, from every process.
+
+    Subscribing makes the caller an editor (presence, renewed by a heartbeat); leaving, by
+    unsubscribing or by the socket closing, removes them and releases their locks."""
+    user = require_user(ctx)
+    class_id = decode_id_of(class_global_id, "Class")
+    await gradebook_access(ctx, class_id, edit=False)
+    presence = ctx.app.presence
+    connection_id = uuid.uuid4().hex
+    async with ctx.bus.subscribe(gradebook_channel(class_id)) as events:
+        await presence.join(class_id, connection_id, user.id, user.name)
+        heartbeat = asyncio.create_task(_heartbeat(presence, class_id, connection_id))
+        try:
+            await publish_editors(ctx, class_id)
+            async for payload in events:
+                yield payload
+        finally:
+            heartbeat.cancel()
+            await presence.leave(class_id, connection_id)
+            for lock in await ctx.app.locks.release_all(class_id, user.id):
+                await ctx.bus.publish(
+                    gradebook_channel(class_id),
+                    {
+                        "type": "CellUnlocked",
+                        "studentId": lock.student_id,
+                        "assignmentId": lock.assignment_id,
+                    },
+                )
+            await publish_editors(ctx, class_id)
+
+
+async def _heartbeat(presence: Presence, class_id: int, connection_id: str) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        await presence.heartbeat(class_id, connection_id)

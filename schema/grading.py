@@ -1,0 +1,494 @@
+"""The gradebook as the API shows it: the sheet, grade writes, locks, presence, live events."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+
+from models import Assignment as AssignmentModel
+from models import Grade as GradeModel
+from resolvers import grading, reports
+from resolvers.grade_math import letter_grade
+from resolvers.grading import Cell, FinalResult, GradeInput, WrittenGrade
+from resolvers.ids import encode_id
+from schema.academics import Class
+from schema.base import Info, Node, OkPayload, UserError, user_errors
+from schema.enums import AssignmentCategory
+from schema.users import User
+from subscriptions.locks import CellLock as CellLockModel
+
+
+def _student_id(pk: int) -> strawberry.ID:
+    return strawberry.ID(encode_id("Student", pk))
+
+
+def _assignment_id(pk: int) -> strawberry.ID:
+    return strawberry.ID(encode_id("Assignment", pk))
+
+
+def _letter(score: float | None, max_score: float, scale: list[dict[str, Any]]) -> str | None:
+    if score is None or max_score <= 0:
+        return None
+    return letter_grade(100 * score / max_score, scale).letter
+
+
+@strawberry.type
+class Person:
+    """Who holds a lock or made a change: enough to show a name on another teacher's screen."""
+
+    id: strawberry.ID
+    name: str
+
+    @classmethod
+    def of_user(cls, user_id: int, name: str) -> Person:
+        return cls(id=strawberry.ID(encode_id("User", user_id)), name=name)
+
+
+@strawberry.type
+class Assignment(Node):
+    title: str
+    category: AssignmentCategory
+    max_score: float
+    weight: float
+    due_at: datetime | None
+
+    @classmethod
+    def from_model(cls, row: AssignmentModel) -> Assignment:
+        return cls(
+            id=_assignment_id(row.id),
+            title=row.title,
+            category=row.category,
+            max_score=row.max_score,
+            weight=row.weight,
+            due_at=row.due_at,
+        )
+
+
+@strawberry.type
+class CellLock:
+    holder: Person
+    expires_at: datetime
+
+    @classmethod
+    def from_lock(cls, lock: CellLockModel) -> CellLock:
+        return cls(holder=Person.of_user(lock.holder_id, lock.holder_name), expires_at=lock.expires_at)
+
+
+@strawberry.type
+class GradeCell:
+    assignment_id: strawberry.ID
+    score: float | None
+    letter: str | None
+    version: int = strawberry.field(description="0 before the first grade; send it back as expectedVersion.")
+    lock: CellLock | None
+
+    @classmethod
+    def from_cell(cls, cell: Cell, scale: list[dict[str, Any]]) -> GradeCell:
+        return cls(
+            assignment_id=_assignment_id(cell.assignment_id),
+            score=cell.score,
+            letter=_letter(cell.score, cell.max_score, scale),
+            version=cell.version,
+            lock=CellLock.from_lock(cell.lock) if cell.lock else None,
+        )
+
+
+@strawberry.type
+class FinalGrade:
+    percentage: float | None
+    letter: str | None
+    grade_points: float | None
+
+    @classmethod
+    def of(cls, result: FinalResult) -> FinalGrade:
+        return cls(percentage=result.percentage, letter=result.letter, grade_points=result.grade_points)
+
+
+@strawberry.type
+class GradebookStudent:
+    id: strawberry.ID
+    name: str
+
+
+FINAL_GRADE_RULE = "By category weights; work past due and ungraded counts as zero, work not yet due doesn't."
+
+
+@strawberry.type
+class GradebookRow:
+    student: GradebookStudent
+    cells: list[GradeCell]
+    final_grade: FinalGrade = strawberry.field(description=FINAL_GRADE_RULE)
+
+
+@strawberry.type
+class CellFocus:
+    student_id: strawberry.ID
+    assignment_id: strawberry.ID
+
+
+@strawberry.type
+class GradebookEditor:
+    user: Person
+    focus: CellFocus | None
+
+    @classmethod
+    def from_payload(cls, entry: dict[str, Any]) -> GradebookEditor:
+        focus = entry.get("focus")
+        return cls(
+            user=Person.of_user(entry["id"], entry["name"]),
+            focus=CellFocus(student_id=_student_id(focus[0]), assignment_id=_assignment_id(focus[1]))
+            if focus
+            else None,
+        )
+
+
+@strawberry.type
+class Gradebook:
+    class_: Class = strawberry.field(name="class")
+    assignments: list[Assignment]
+    rows: list[GradebookRow]
+    editors: list[GradebookEditor]
+
+
+@strawberry.type
+class Grade(Node):
+    score: float | None
+    letter: str | None
+    version: int
+    updated_at: datetime
+    updated_by_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_written(cls, written: WrittenGrade) -> Grade:
+        grade: GradeModel = written.grade
+        return cls(
+            id=strawberry.ID(encode_id("Grade", grade.id)),
+            score=grade.score,
+            letter=written.letter,
+            version=grade.version,
+            updated_at=grade.updated_at,
+            updated_by_id=grade.updated_by_id,
+        )
+
+    @strawberry.field
+    async def updated_by(self, info: Info) -> User | None:
+        if self.updated_by_id is None:
+            return None
+        user = await info.context.loaders.user_by_id.load(self.updated_by_id)
+        return User.from_model(user) if user else None
+
+
+@strawberry.type
+class GradeHistoryEntry:
+    score: float | None
+    version: int
+    changed_at: datetime
+    changed_by_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def changed_by(self, info: Info) -> User | None:
+        if self.changed_by_id is None:
+            return None
+        user = await info.context.loaders.user_by_id.load(self.changed_by_id)
+        return User.from_model(user) if user else None
+
+
+@strawberry.input
+class UpdateGradeInput:
+    student_id: strawberry.ID
+    assignment_id: strawberry.ID
+    score: float | None = strawberry.field(description="null clears the cell.")
+    expected_version: int | None = strawberry.field(
+        default=None, description="The version the editor saw; a stale one gives VERSION_CONFLICT."
+    )
+
+
+@strawberry.input
+class GradeUpdateItem:
+    student_id: strawberry.ID
+    assignment_id: strawberry.ID
+    score: float | None
+    expected_version: int | None = None
+
+
+@strawberry.input
+class BulkUpdateGradesInput:
+    class_id: strawberry.ID
+    updates: list[GradeUpdateItem]
+    atomic: bool | None = strawberry.field(default=True, description="true (default): all or nothing.")
+
+
+@strawberry.input
+class GradeCellInput:
+    student_id: strawberry.ID
+    assignment_id: strawberry.ID
+
+
+@strawberry.input
+class CalculateFinalGradesInput:
+    class_id: strawberry.ID
+
+
+@strawberry.type
+class UpdateGradePayload:
+    grade: Grade | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class BulkUpdateGradesPayload:
+    processed_count: int
+    failed_count: int
+    grades: list[Grade]
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class LockGradeCellPayload:
+    lock: CellLock | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class UnlockGradeCellPayload:
+    released: bool
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class FinalGradeResult:
+    student: GradebookStudent
+    percentage: float | None
+    letter: str | None
+    grade_points: float | None
+
+
+@strawberry.type
+class CalculateFinalGradesPayload:
+    final_grades: list[FinalGradeResult]
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class GradeUpdated:
+    student_id: strawberry.ID
+    assignment_id: strawberry.ID
+    grade: Grade
+    by: Person
+
+
+@strawberry.type
+class CellLocked:
+    student_id: strawberry.ID
+    assignment_id: strawberry.ID
+    holder: Person
+    expires_at: datetime
+
+
+@strawberry.type
+class CellUnlocked:
+    student_id: strawberry.ID
+    assignment_id: strawberry.ID
+
+
+@strawberry.type
+class EditorsChanged:
+    editors: list[GradebookEditor]
+
+
+@strawberry.type
+class FinalGradesCalculated:
+    class_id: strawberry.ID
+
+
+GradebookEvent = Annotated[
+    GradeUpdated | CellLocked | CellUnlocked | EditorsChanged | FinalGradesCalculated,
+    strawberry.union("GradebookEvent"),
+]
+
+
+def event_of(payload: dict[str, Any]) -> GradebookEvent | None:
+    """A bus payload as a GraphQL event (None for a kind this schema does not know)."""
+    kind = payload.get("type")
+    cell = {}
+    if "studentId" in payload:
+        cell = {
+            "student_id": _student_id(payload["studentId"]),
+            "assignment_id": _assignment_id(payload["assignmentId"]),
+        }
+    if kind == "GradeUpdated":
+        grade = payload["grade"]
+        return GradeUpdated(
+            **cell,
+            grade=Grade(
+                id=strawberry.ID(encode_id("Grade", grade["id"])),
+                score=grade["score"],
+                letter=grade.get("letter"),
+                version=grade["version"],
+                updated_at=datetime.fromisoformat(grade["updatedAt"]),
+                updated_by_id=payload["by"]["id"],
+            ),
+            by=Person.of_user(payload["by"]["id"], payload["by"]["name"]),
+        )
+    if kind == "CellLocked":
+        holder = payload["holder"]
+        expires_at = datetime.fromisoformat(payload["expiresAt"])
+        return CellLocked(**cell, holder=Person.of_user(holder["id"], holder["name"]), expires_at=expires_at)
+    if kind == "CellUnlocked":
+        return CellUnlocked(**cell)
+    if kind == "EditorsChanged":
+        return EditorsChanged(editors=[GradebookEditor.from_payload(entry) for entry in payload["editors"]])
+    if kind == "FinalGradesCalculated":
+        return FinalGradesCalculated(class_id=strawberry.ID(encode_id("Class", payload["classId"])))
+    return None
+
+
+@strawberry.type
+class GradingQueries:
+    @strawberry.field(description="The grade sheet of a class: teachers and admins edit it, staff read it.")
+    async def gradebook(self, info: Info, class_id: strawberry.ID) -> Gradebook:
+        sheet = await grading.sheet(info.context, class_id)
+        return Gradebook(
+            class_=Class.from_model(sheet.klass),
+            assignments=[Assignment.from_model(a) for a in sheet.assignments],
+            rows=[
+                GradebookRow(
+                    student=GradebookStudent(id=_student_id(row.student.id), name=row.student.name),
+                    cells=[GradeCell.from_cell(cell, sheet.scale) for cell in row.cells],
+                    final_grade=FinalGrade.of(row.final),
+                )
+                for row in sheet.rows
+            ],
+            editors=[GradebookEditor.from_payload(entry) for entry in grading.editors_payload(sheet.editors)],
+        )
+
+    @strawberry.field(description="Every version of one cell, newest first.")
+    async def grade_history(
+        self, info: Info, class_id: strawberry.ID, student_id: strawberry.ID, assignment_id: strawberry.ID
+    ) -> list[GradeHistoryEntry]:
+        changes = await grading.history(info.context, class_id, student_id, assignment_id)
+        return [
+            GradeHistoryEntry(
+                score=c.new_score, version=c.version, changed_at=c.changed_at, changed_by_id=c.changed_by_id
+            )
+            for c in changes
+        ]
+
+
+def _grade_input(item: UpdateGradeInput | GradeUpdateItem) -> GradeInput:
+    return GradeInput(str(item.student_id), str(item.assignment_id), item.score, item.expected_version)
+
+
+@strawberry.enum
+class ExportFormat(enum.Enum):
+    CSV = "CSV"
+    PDF = "PDF"
+
+
+@strawberry.input
+class ExportGradebookInput:
+    class_id: strawberry.ID
+    format: ExportFormat
+
+
+@strawberry.input
+class GenerateTranscriptInput:
+    student_id: strawberry.ID
+
+
+@strawberry.type(description="A file behind a signed URL; after `expiresAt` the URL answers 403.")
+class FileLinkPayload:
+    url: str | None
+    expires_at: datetime | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class GradingMutations:
+    @strawberry.mutation(description="The grade sheet as CSV or PDF, for whoever may read it.")
+    async def export_gradebook(self, info: Info, input: ExportGradebookInput) -> FileLinkPayload:
+        url, expires_at = await reports.export_gradebook(
+            info.context, str(input.class_id), input.format.value
+        )
+        return FileLinkPayload(url=url, expires_at=expires_at, user_errors=[])
+
+    @strawberry.mutation(description="A PDF transcript, for the student, their guardians and school staff.")
+    async def generate_transcript(self, info: Info, input: GenerateTranscriptInput) -> FileLinkPayload:
+        url, expires_at = await reports.generate_transcript(info.context, str(input.student_id))
+        return FileLinkPayload(url=url, expires_at=expires_at, user_errors=[])
+
+    @strawberry.mutation(
+        description="Writes one cell (VERSION_CONFLICT, CELL_LOCKED and INVALID are userErrors)."
+    )
+    async def update_grade(self, info: Info, input: UpdateGradeInput) -> UpdateGradePayload:
+        result = await grading.update_grade(info.context, _grade_input(input))
+        if isinstance(result, list):
+            return UpdateGradePayload(grade=None, user_errors=user_errors(result))
+        return UpdateGradePayload(grade=Grade.from_written(result), user_errors=[])
+
+    @strawberry.mutation(description="Many cells: all or nothing (atomic, the default), or each on its own.")
+    async def bulk_update_grades(self, info: Info, input: BulkUpdateGradesInput) -> BulkUpdateGradesPayload:
+        written, problems = await grading.bulk_update(
+            info.context,
+            str(input.class_id),
+            [_grade_input(item) for item in input.updates],
+            atomic=input.atomic is not False,
+        )
+        failed = len({p.field[:3] if p.field else None for p in problems})
+        return BulkUpdateGradesPayload(
+            processed_count=len(written),
+            failed_count=failed,
+            grades=[Grade.from_written(w) for w in written],
+            user_errors=user_errors(problems),
+        )
+
+    @strawberry.mutation(description="Takes (or renews) the lock of a cell for 30 seconds.")
+    async def lock_grade_cell(self, info: Info, input: GradeCellInput) -> LockGradeCellPayload:
+        result = await grading.lock_cell(info.context, str(input.student_id), str(input.assignment_id))
+        if isinstance(result, list):
+            return LockGradeCellPayload(lock=None, user_errors=user_errors(result))
+        return LockGradeCellPayload(lock=CellLock.from_lock(result), user_errors=[])
+
+    @strawberry.mutation
+    async def unlock_grade_cell(self, info: Info, input: GradeCellInput) -> UnlockGradeCellPayload:
+        released = await grading.unlock_cell(info.context, str(input.student_id), str(input.assignment_id))
+        return UnlockGradeCellPayload(released=released, user_errors=[])
+
+    @strawberry.mutation(description="Moves the caller's cursor (presence) for the other editors.")
+    async def focus_grade_cell(self, info: Info, input: GradeCellInput) -> OkPayload:
+        problems = await grading.focus_cell(info.context, str(input.student_id), str(input.assignment_id))
+        return OkPayload.from_problems(problems)
+
+    @strawberry.mutation
+    async def calculate_final_grades(
+        self, info: Info, input: CalculateFinalGradesInput
+    ) -> CalculateFinalGradesPayload:
+        results = await grading.calculate_final_grades(info.context, str(input.class_id))
+        return CalculateFinalGradesPayload(
+            final_grades=[
+                FinalGradeResult(
+                    student=GradebookStudent(id=_student_id(student.id), name=student.name),
+                    percentage=r.percentage,
+                    letter=r.letter,
+                    grade_points=r.grade_points,
+                )
+                for student, r in results
+            ],
+            user_errors=[],
+        )
+
+
+@strawberry.type
+class GradingSubscriptions:
+    @strawberry.subscription(description="Every change to a class's gradebook, from any server process.")
+    async def gradebook_events(
+        self, info: Info, class_id: strawberry.ID
+    ) -> AsyncGenerator[GradebookEvent, None]:
+        async for payload in grading.gradebook_events(info.context, class_id):
+            event = event_of(payload)
+            if event is not None:
+                yield event

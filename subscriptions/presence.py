@@ -1,0 +1,137 @@
+"""Who is editing a gradebook and which cell each is on, across processes.
+
+Each live subscription is one entry with a TTL that its process renews while the connection
+lives (a heartbeat). A process that dies stops renewing, and its entries expire: presence
+survives a crash by TTL. In Redis, a hash per class (field: connection id) whose values carry
+their own expiry, read with the expired ones dropped; in memory, the same in a dict.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import orjson
+from redis import asyncio as aioredis
+
+PRESENCE_TTL_SECONDS = 30.0
+HEARTBEAT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Editor:
+    connection_id: str
+    user_id: int
+    name: str
+    focus: tuple[int, int] | None  # (student id, assignment id)
+    expires_at: float
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {"userId": self.user_id, "name": self.name, "focus": self.focus, "expiresAt": self.expires_at}
+        )
+
+    @classmethod
+    def from_json(cls, connection_id: str, raw: bytes | str) -> Editor:
+        data = orjson.loads(raw)
+        focus = tuple(data["focus"]) if data["focus"] else None
+        return cls(connection_id, data["userId"], data["name"], focus, data["expiresAt"])
+
+
+class Presence(Protocol):
+    async def join(self, class_id: int, connection_id: str, user_id: int, name: str) -> None: ...
+
+    async def heartbeat(self, class_id: int, connection_id: str) -> None: ...
+
+    async def focus(self, class_id: int, user_id: int, cell: tuple[int, int]) -> bool:
+        """Moves the user's cursor on each of their connections; False if they are not editing."""
+
+    async def leave(self, class_id: int, connection_id: str) -> None: ...
+
+    async def editors(self, class_id: int) -> list[Editor]: ...
+
+
+def _renewed(editor: Editor, ttl: float, focus: tuple[int, int] | None = None) -> Editor:
+    return Editor(editor.connection_id, editor.user_id, editor.name, focus or editor.focus, time.time() + ttl)
+
+
+class MemoryPresence:
+    def __init__(self, ttl: float = PRESENCE_TTL_SECONDS) -> None:
+        self.ttl = ttl
+        self._editors: dict[int, dict[str, Editor]] = {}
+
+    def _live(self, class_id: int) -> dict[str, Editor]:
+        now = time.time()
+        editors = self._editors.setdefault(class_id, {})
+        for connection_id in [c for c, e in editors.items() if e.expires_at <= now]:
+            del editors[connection_id]
+        return editors
+
+    async def join(self, class_id: int, connection_id: str, user_id: int, name: str) -> None:
+        editor = Editor(connection_id, user_id, name, None, time.time() + self.ttl)
+        self._live(class_id)[connection_id] = editor
+
+    async def heartbeat(self, class_id: int, connection_id: str) -> None:
+        editors = self._live(class_id)
+        if connection_id in editors:
+            editors[connection_id] = _renewed(editors[connection_id], self.ttl)
+
+    async def focus(self, class_id: int, user_id: int, cell: tuple[int, int]) -> bool:
+        editors = self._live(class_id)
+        mine = [c for c, e in editors.items() if e.user_id == user_id]
+        for connection_id in mine:
+            editors[connection_id] = _renewed(editors[connection_id], self.ttl, cell)
+        return bool(mine)
+
+    async def leave(self, class_id: int, connection_id: str) -> None:
+        self._live(class_id).pop(connection_id, None)
+
+    async def editors(self, class_id: int) -> list[Editor]:
+        return sorted(self._live(class_id).values(), key=lambda e: (e.name, e.connection_id))
+
+
+class RedisPresence:
+    def __init__(self, redis: aioredis.Redis, ttl: float = PRESENCE_TTL_SECONDS) -> None:
+        self.redis = redis
+        self.ttl = ttl
+
+    @staticmethod
+    def _key(class_id: int) -> str:
+        return f"gradebook:{class_id}:editors"
+
+    async def _write(self, class_id: int, editor: Editor) -> None:
+        key = self._key(class_id)
+        await self.redis.hset(key, editor.connection_id, editor.to_json())
+        await self.redis.pexpire(key, int(self.ttl * 1000))
+
+    async def join(self, class_id: int, connection_id: str, user_id: int, name: str) -> None:
+        await self._write(class_id, Editor(connection_id, user_id, name, None, time.time() + self.ttl))
+
+    async def heartbeat(self, class_id: int, connection_id: str) -> None:
+        raw = await self.redis.hget(self._key(class_id), connection_id)
+        if raw is not None:
+            await self._write(class_id, _renewed(Editor.from_json(connection_id, raw), self.ttl))
+
+    async def focus(self, class_id: int, user_id: int, cell: tuple[int, int]) -> bool:
+        mine = [editor for editor in await self.editors(class_id) if editor.user_id == user_id]
+        for editor in mine:
+            await self._write(class_id, _renewed(editor, self.ttl, cell))
+        return bool(mine)
+
+    async def leave(self, class_id: int, connection_id: str) -> None:
+        await self.redis.hdel(self._key(class_id), connection_id)
+
+    async def editors(self, class_id: int) -> list[Editor]:
+        raw = await self.redis.hgetall(self._key(class_id))
+        now = time.time()
+        editors = [Editor.from_json(_text(field), value) for field, value in raw.items()]
+        expired = [e.connection_id for e in editors if e.expires_at <= now]
+        if expired:
+            await self.redis.hdel(self._key(class_id), *expired)
+        live = [e for e in editors if e.expires_at > now]
+        return sorted(live, key=lambda e: (e.name, e.connection_id))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
