@@ -17,10 +17,16 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-## Install, create and seed the embedded SQLite database, and serve on http://127.0.0.1:8000/graphql
+SIM_PORT ?= 8900
+
+## Install, seed the embedded SQLite database, start the microservice simulator (so every
+## dashboard section has data) and serve on http://127.0.0.1:8000/graphql; Ctrl-C stops both.
 run: install
 	$(BIN)/python server.py seed --demo
-	$(BIN)/python server.py serve --host $(HOST) --port $(PORT)
+	@$(BIN)/python -m services.simulator --port $(SIM_PORT) > .simulator.env 2> .simulator.log & \
+	  simulator=$$!; trap 'kill $$simulator 2>/dev/null' EXIT INT TERM; \
+	  for _ in $$(seq 100); do [ "$$(wc -l < .simulator.env)" -ge 16 ] && break; sleep 0.1; done; \
+	  env $$(cat .simulator.env) $(BIN)/python server.py serve --host $(HOST) --port $(PORT)
 
 ## Install and run the whole test suite (SQLite and in-process pub/sub unless DATABASE_URL/REDIS_URL are set)
 test: install

@@ -6,7 +6,6 @@ documents each variable.
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -133,7 +132,7 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.async_database_url.startswith("sqlite")
 
-    @cached_property
+    @property
     def services(self) -> dict[str, ServiceEndpoint]:
         return {
             name: ServiceEndpoint(name, getattr(self, f"{name}_api_url"), getattr(self, f"{name}_api_key"))

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+import httpx
+from redis import asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,19 +18,32 @@ from starlette.websockets import WebSocket
 
 from config import Settings
 from loaders import Loaders
+from models.db import create_engine, create_session_factory, create_writer_session_factory
+from resolvers.dashboard_cache import (
+    DashboardCache,
+    MemoryDashboardCache,
+    MemoryRefreshQueue,
+    RedisDashboardCache,
+    RedisRefreshQueue,
+    RefreshQueue,
+)
 from resolvers.identity import CurrentUser
 from resolvers.ratelimit import RateLimiter
+from resolvers.teaching_cache import (
+    MemoryTeacherDashboardCache,
+    RedisTeacherDashboardCache,
+    TeacherDashboardCache,
+)
 from resolvers.tokens import AccessClaims
-
-if TYPE_CHECKING:
-    from subscriptions.bus import EventBus
-    from subscriptions.locks import CellLocks
-    from subscriptions.presence import Presence
+from services.clients import ServiceClients, create_http_client
+from subscriptions.bus import EventBus
+from subscriptions.locks import CellLocks, MemoryCellLocks, RedisCellLocks
+from subscriptions.presence import MemoryPresence, Presence, RedisPresence
 
 
 @dataclass
 class AppState:
-    """What `create_app` builds once and every operation shares."""
+    """What `create_app` (or the worker) builds once and every operation shares."""
 
     settings: Settings
     engine: AsyncEngine
@@ -40,6 +54,45 @@ class AppState:
     limiter: RateLimiter
     locks: CellLocks
     presence: Presence
+    services: ServiceClients
+    dashboards: DashboardCache
+    refresh_queue: RefreshQueue
+    teacher_dashboards: TeacherDashboardCache
+    http: httpx.AsyncClient
+    redis: aioredis.Redis | None
+
+
+def build_state(settings: Settings) -> AppState:
+    """Redis-backed parts when REDIS_URL is set, in-process ones otherwise. Nothing connects
+    yet: the bus connects in the lifespan, the rest on first use."""
+    engine = create_engine(settings)
+    redis = aioredis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    http = create_http_client(settings)
+    return AppState(
+        settings=settings,
+        engine=engine,
+        session_factory=create_session_factory(engine),
+        writer_session_factory=create_writer_session_factory(engine),
+        bus=EventBus(settings.redis_url),
+        limiter=RateLimiter(settings.redis_url),
+        locks=RedisCellLocks(redis) if redis else MemoryCellLocks(),
+        presence=RedisPresence(redis) if redis else MemoryPresence(),
+        services=ServiceClients(settings, http),
+        dashboards=RedisDashboardCache(redis) if redis else MemoryDashboardCache(),
+        refresh_queue=RedisRefreshQueue(redis) if redis else MemoryRefreshQueue(),
+        teacher_dashboards=RedisTeacherDashboardCache(redis) if redis else MemoryTeacherDashboardCache(),
+        http=http,
+        redis=redis,
+    )
+
+
+async def close_state(state: AppState) -> None:
+    await state.bus.disconnect()
+    await state.limiter.close()
+    await state.http.aclose()
+    if state.redis is not None:
+        await state.redis.aclose()
+    await state.engine.dispose()
 
 
 @dataclass
@@ -61,7 +114,7 @@ class Context:
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.app.session_factory)
+        self.loaders = Loaders(self.app.session_factory, self.app.services)
 
     @property
     def settings(self) -> Settings:
@@ -86,5 +139,5 @@ class Context:
 
     def fresh_loaders(self) -> Loaders:
         """New loaders (an empty cache), for each event of a long-lived subscription."""
-        self.loaders = Loaders(self.app.session_factory)
+        self.loaders = Loaders(self.app.session_factory, self.app.services)
         return self.loaders

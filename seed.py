@@ -86,6 +86,7 @@ from models.schools import DEFAULT_GRADING_SCALE
 from resolvers.analytics import refresh_school_risk
 from resolvers.grade_math import letter_grade
 from resolvers.passwords import hash_password
+from resolvers.progress import assessment_level
 
 Row = dict[str, Any]
 
@@ -2010,11 +2011,6 @@ def assessment_series(
             }
         )
     return rows
-
-
-def assessment_level(share: float) -> int:
-    """Levels 1 to 5 from the share of the points."""
-    return 1 + sum(share >= floor for floor in (0.4, 0.55, 0.7, 0.85))
 
 
 async def create_conversations(db: Writer, world: World) -> None:

@@ -23,6 +23,7 @@ from redis import asyncio as aioredis
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -34,22 +35,19 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from strawberry.types.unset import UNSET, UnsetType
 
 from config import Settings
-from context import AppState, Context
-from guards import RequestGuard
-from models.db import create_engine, create_session_factory, create_writer_session_factory
+from context import AppState, Context, build_state, close_state
+from guards import RequestGuard, SecurityHeaders
 from resolvers.auth import authenticate
+from resolvers.dashboards import refresh_forever
 from resolvers.identity import CurrentUser
 from resolvers.media import media_routes
-from resolvers.ratelimit import RateLimiter
 from schema import build_schema
-from subscriptions.bus import EventBus
-from subscriptions.locks import MemoryCellLocks, RedisCellLocks
-from subscriptions.presence import MemoryPresence, RedisPresence
 from subscriptions.sessions import watch_session
 
 log = logging.getLogger("campusgraph")
 
 CONNECTION_TASKS = "campusgraph_connection_tasks"
+CORS_HEADERS = ["Authorization", "Content-Type", "Apollo-Require-Preflight", "X-Include-Cost"]
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -129,34 +127,29 @@ class GraphQLApp(GraphQL[Context, None]):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
+    def decode_json(self, data: str | bytes) -> object:
+        """orjson: faster, strict about UTF-8, and bounded in nesting; its errors are
+        json.JSONDecodeErrors, which Strawberry answers with a 400."""
+        return orjson.loads(data)
+
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-    engine = create_engine(settings)
-    redis = aioredis.Redis.from_url(settings.redis_url) if settings.redis_url else None
-    state = AppState(
-        settings=settings,
-        engine=engine,
-        session_factory=create_session_factory(engine),
-        writer_session_factory=create_writer_session_factory(engine),
-        bus=EventBus(settings.redis_url),
-        limiter=RateLimiter(settings.redis_url),
-        locks=RedisCellLocks(redis) if redis else MemoryCellLocks(),
-        presence=RedisPresence(redis) if redis else MemoryPresence(),
-    )
+    state = build_state(settings)
     graphql = GraphQLApp(state)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await state.bus.connect()
+        # Every serving process also refreshes dashboards; `server.py worker` adds dedicated ones.
+        stopping = asyncio.Event()
+        refresher = asyncio.create_task(refresh_forever(state, stop=stopping), name="dashboard-refresh")
         try:
             yield
         finally:
-            await state.bus.disconnect()
-            await state.limiter.close()
-            if redis is not None:
-                await redis.aclose()
-            await engine.dispose()
+            stopping.set()
+            await asyncio.gather(refresher, return_exceptions=True)
+            await close_state(state)
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -178,11 +171,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
         middleware=[
+            Middleware(SecurityHeaders, production=settings.is_production),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=CORS_HEADERS,
+                allow_credentials=False,  # tokens travel in headers, never in cookies
+                max_age=600,
+            ),
             Middleware(
                 RequestGuard,
                 max_body_bytes=settings.max_body_bytes,
                 max_multipart_bytes=settings.max_multipart_bytes,
-            )
+                max_file_bytes=settings.max_upload_bytes,
+            ),
         ],
     )
     app.state.campus = state
@@ -259,6 +262,21 @@ def _seed(args: argparse.Namespace, settings: Settings) -> None:
     print(summary)
 
 
+def _worker(_args: argparse.Namespace, settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level)
+    asyncio.run(run_worker(settings))
+
+
+async def run_worker(settings: Settings) -> None:
+    """Background work on its own: dashboard refreshes (and what rides along with them)."""
+    state = build_state(settings)
+    await state.bus.connect()
+    try:
+        await refresh_forever(state)
+    finally:
+        await close_state(state)
+
+
 def _schema(_args: argparse.Namespace, settings: Settings) -> None:
     print(build_schema(settings).as_str())
 
@@ -275,8 +293,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     seed.add_argument("--demo", action="store_true", help="the demo schools and accounts")
     seed.add_argument("--scale", type=int, default=1, help="multiply each school's size (benchmarks)")
     commands.add_parser("schema", help="print the GraphQL schema (SDL)")
+    commands.add_parser("worker", help="refresh dashboards from the queue (Redis, or this process)")
     args = parser.parse_args(argv)
-    handlers: dict[str, Any] = {"serve": _serve, "migrate": _migrate, "seed": _seed, "schema": _schema}
+    handlers: dict[str, Any] = {
+        "serve": _serve,
+        "migrate": _migrate,
+        "seed": _seed,
+        "schema": _schema,
+        "worker": _worker,
+    }
     handlers[args.command](args, Settings())
 
 

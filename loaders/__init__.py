@@ -13,6 +13,8 @@ from loaders.access import (
     student_ids_by_teacher,
 )
 from loaders.base import RowByKeyLoader, RowsByKeyLoader
+from loaders.chat import ChatLoaders
+from loaders.services import ServiceSectionLoader
 from models import (
     Class,
     ClassTeacher,
@@ -26,10 +28,13 @@ from models import (
     User,
 )
 from models.enums import EnrollmentStatus
+from services.clients import ServiceClients
 
 
 class Loaders:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], services: ServiceClients) -> None:
+        self._services = services
+        self._service_sections: dict[str, ServiceSectionLoader] = {}
         self.user_by_id: RowByKeyLoader[int, User] = RowByKeyLoader(session_factory, User.id)
         self.school_by_id: RowByKeyLoader[int, School] = RowByKeyLoader(session_factory, School.id)
         self.student_profile_by_user_id: RowByKeyLoader[int, StudentProfile] = RowByKeyLoader(
@@ -64,3 +69,9 @@ class Loaders:
         self.class_ids_by_teacher = IdsByKeyLoader(session_factory, class_ids_by_teacher)
         self.student_ids_by_mentor = IdsByKeyLoader(session_factory, student_ids_by_mentor)
         self.student_ids_by_guardian = IdsByKeyLoader(session_factory, student_ids_by_guardian)
+        self.chat = ChatLoaders(session_factory)
+
+    def service_section(self, service: str) -> ServiceSectionLoader:
+        if service not in self._service_sections:
+            self._service_sections[service] = ServiceSectionLoader(self._services, service)
+        return self._service_sections[service]

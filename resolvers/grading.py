@@ -13,6 +13,8 @@ the student and a new risk snapshot in the same transaction; events go out after
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import math
 import uuid
 from collections.abc import AsyncIterator
@@ -32,7 +34,6 @@ from models import (
     FinalGrade,
     Grade,
     GradeChange,
-    Notification,
     School,
     User,
 )
@@ -40,11 +41,15 @@ from models.base import utcnow
 from models.enums import EnrollmentStatus, Role
 from resolvers import audit
 from resolvers.analytics import refresh_student_risk
+from resolvers.dashboards import dashboards_changed
 from resolvers.errors import Forbidden
 from resolvers.grade_math import GradedWork, class_percentage, letter_grade
 from resolvers.ids import decode_id_of
+from resolvers.notifications import add_notification
 from resolvers.policy import NOT_VISIBLE, require_user
 from resolvers.problems import Problem, ProblemError
+from resolvers.teaching_cache import teacher_dashboards_changed
+from subscriptions.bus import CONNECTION_ERRORS
 from subscriptions.channels import gradebook_channel, user_notifications_channel
 from subscriptions.locks import CellLock
 from subscriptions.presence import HEARTBEAT_SECONDS, Editor, Presence
@@ -52,6 +57,8 @@ from subscriptions.presence import HEARTBEAT_SECONDS, Editor, Presence
 if TYPE_CHECKING:
     from context import Context
     from resolvers.identity import CurrentUser
+
+log = logging.getLogger(__name__)
 
 MAX_BULK_UPDATES = 500
 
@@ -139,8 +146,8 @@ async def sheet(ctx: Context, class_global_id: str) -> Sheet:
         assignments, students, grades, weights, scale = await _sheet_rows(
             session, class_id, access.klass.school_id
         )
-    locks = await ctx.app.locks.of_class(class_id)
-    editors = await ctx.app.presence.editors(class_id)
+    locks = await _standing_locks(ctx, class_id)
+    editors = await _editors(ctx, class_id)
     now = utcnow()
     rows = []
     for student in students:
@@ -260,7 +267,7 @@ async def _write(
     if score is not None and (not math.isfinite(score) or not 0 <= score <= assignment.max_score):
         message = f"The score must be between 0 and {assignment.max_score:g}."
         raise ProblemError(Problem(message, "INVALID", (*field, "score")))
-    lock = (await ctx.app.locks.of_class(class_id)).get((student_id, assignment_id))
+    lock = (await _standing_locks(ctx, class_id)).get((student_id, assignment_id))
     if lock is not None and lock.holder_id != user.id:
         raise ProblemError(Problem(f"{lock.holder_name} is editing this cell.", "CELL_LOCKED", field or None))
     grade, old_score = await _store(
@@ -333,25 +340,19 @@ async def _record_change(
             changed_at=grade.updated_at, changed_by_id=grade.updated_by_id,
         )
     )  # fmt: skip
-    notification = None
+    notification_id = None
     if score is not None:
         verb = "posted" if old is None else "changed"
-        notification = Notification(
-            user_id=grade.student_id,
-            kind=f"grade_{verb}",
-            title=f"Grade {verb}: {assignment.title}",
-            body=f"{assignment.title}: {score:g}/{assignment.max_score:g}",
-        )
-        session.add(notification)
+        notification_id = await add_notification(
+            session, ctx.settings, grade.student_id, f"grade_{verb}",
+            f"Grade {verb}: {assignment.title}", f"{assignment.title}: {score:g}/{assignment.max_score:g}",
+        )  # fmt: skip
     await refresh_student_risk(session, [grade.student_id], utcnow())
     audit.record(
         session, ctx, "grade.updated", "Student", grade.student_id,
         detail={"assignmentId": assignment.id, "old": old, "new": score, "version": grade.version},
     )  # fmt: skip
-    if notification is None:
-        return None
-    await session.flush()
-    return notification.id
+    return notification_id
 
 
 async def bulk_update(
@@ -392,12 +393,18 @@ async def bulk_update(
 
 
 async def _announce(ctx: Context, written: list[WrittenGrade]) -> None:
-    """After commit: the gradebook's editors and the students' notification feeds."""
+    """After commit: the gradebook's editors, the students' notification feeds and dashboards."""
     for item in written:
         await ctx.bus.publish(gradebook_channel(item.class_id), grade_event(item))
         if item.notification_id is not None:
             channel = user_notifications_channel(item.grade.student_id)
             await ctx.bus.publish(channel, {"id": item.notification_id})
+    await dashboards_changed(ctx.app, sorted({item.grade.student_id for item in written}))
+    await teacher_dashboards_changed(
+        ctx.app,
+        class_ids={item.class_id for item in written},
+        student_ids={item.grade.student_id for item in written},
+    )
 
 
 def grade_event(written: WrittenGrade) -> dict[str, Any]:
@@ -515,6 +522,24 @@ async def _cell(
     return assignment.class_id, (student_id, assignment.id)
 
 
+async def _standing_locks(ctx: Context, class_id: int) -> dict[tuple[int, int], CellLock]:
+    """The class's locks; none while Redis is unreachable. Locks coordinate editors; the
+    versions, kept by the database, are what guarantee that no change is lost."""
+    try:
+        return await ctx.app.locks.of_class(class_id)
+    except CONNECTION_ERRORS as error:
+        log.warning("cell locks unreadable: %s", type(error).__name__)
+        return {}
+
+
+async def _editors(ctx: Context, class_id: int) -> list[Editor]:
+    try:
+        return await ctx.app.presence.editors(class_id)
+    except CONNECTION_ERRORS as error:
+        log.warning("presence unreadable: %s", type(error).__name__)
+        return []
+
+
 def lock_event(kind: str, lock: CellLock) -> dict[str, Any]:
     return {
         "type": kind,
@@ -526,7 +551,7 @@ def lock_event(kind: str, lock: CellLock) -> dict[str, Any]:
 
 
 async def publish_editors(ctx: Context, class_id: int) -> None:
-    editors = await ctx.app.presence.editors(class_id)
+    editors = await _editors(ctx, class_id)
     await ctx.bus.publish(
         gradebook_channel(class_id), {"type": "EditorsChanged", "editors": editors_payload(editors)}
     )
@@ -560,20 +585,27 @@ async def gradebook_events(ctx: Context, class_global_id: str) -> AsyncIterator[
                 yield payload
         finally:
             heartbeat.cancel()
-            await presence.leave(class_id, connection_id)
-            for lock in await ctx.app.locks.release_all(class_id, user.id):
-                await ctx.bus.publish(
-                    gradebook_channel(class_id),
-                    {
-                        "type": "CellUnlocked",
-                        "studentId": lock.student_id,
-                        "assignmentId": lock.assignment_id,
-                    },
-                )
-            await publish_editors(ctx, class_id)
+            await _leave(ctx, class_id, connection_id, user.id)
+
+
+async def _leave(ctx: Context, class_id: int, connection_id: str, user_id: int) -> None:
+    """Removes the editor and releases their locks; with Redis unreachable, their TTLs do it."""
+    try:
+        await ctx.app.presence.leave(class_id, connection_id)
+        for lock in await ctx.app.locks.release_all(class_id, user_id):
+            unlocked = {
+                "type": "CellUnlocked",
+                "studentId": lock.student_id,
+                "assignmentId": lock.assignment_id,
+            }
+            await ctx.bus.publish(gradebook_channel(class_id), unlocked)
+        await publish_editors(ctx, class_id)
+    except CONNECTION_ERRORS as error:
+        log.warning("leaving the gradebook of class %s: %s", class_id, type(error).__name__)
 
 
 async def _heartbeat(presence: Presence, class_id: int, connection_id: str) -> None:
     while True:
         await asyncio.sleep(HEARTBEAT_SECONDS)
-        await presence.heartbeat(class_id, connection_id)
+        with contextlib.suppress(*CONNECTION_ERRORS):  # missed beats: the entry expires by TTL
+            await presence.heartbeat(class_id, connection_id)

@@ -25,11 +25,14 @@ class Page(Generic[T]):
     has_next_page: bool
 
 
-def page_size(first: int | None, cap: int, default: int = DEFAULT_PAGE_SIZE) -> int:
+def page_size(
+    first: int | None, cap: int, default: int = DEFAULT_PAGE_SIZE, *, argument: str = "first"
+) -> int:
+    """The page size asked for in `first` (or `last`, named by `argument`), checked against `cap`."""
     if first is None:
         return min(default, cap)
     if not 0 <= first <= cap:
-        raise BadInput(f"first must be between 0 and {cap}.")
+        raise BadInput(f"{argument} must be between 0 and {cap}.")
     return first
 
 

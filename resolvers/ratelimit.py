@@ -1,14 +1,28 @@
-"""Rate limits (the `limits` library): in the process, or in Redis so all processes share them."""
+"""Rate limits (the `limits` library): in the process, or in Redis so all processes share them.
+
+When Redis cannot be reached the limits are not enforced (and a warning is logged) rather than
+refusing every request: an outage of the limiter must not become an outage of the API.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from limits import parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
 from redis import asyncio as aioredis
+
+log = logging.getLogger(__name__)
+STORAGE_ERRORS = (aioredis.ConnectionError, aioredis.TimeoutError, OSError, StorageError)
+
+
+def _unenforced(error: Exception) -> bool:
+    log.warning("rate limits not enforced, their storage is unreachable: %s", type(error).__name__)
+    return True
 
 
 @dataclass(frozen=True)
@@ -37,16 +51,29 @@ class RateLimiter:
 
     async def allowed(self, rule: str, *keys: str) -> bool:
         """Whether one more hit would fit, without counting it."""
-        return await self._limiter.test(parse(rule), *keys)
+        try:
+            return await self._limiter.test(parse(rule), *keys)
+        except STORAGE_ERRORS as error:
+            return _unenforced(error)
 
     async def hit(self, rule: str, *keys: str, cost: int = 1) -> bool:
         """Counts `cost` hits; False (and nothing counted) when that would exceed the limit."""
-        return await self._limiter.hit(parse(rule), *keys, cost=cost)
+        try:
+            return await self._limiter.hit(parse(rule), *keys, cost=cost)
+        except STORAGE_ERRORS as error:
+            return _unenforced(error)
 
     async def budget(self, rule: str, *keys: str) -> Budget:
         item = parse(rule)
-        stats = await self._limiter.get_window_stats(item, *keys)
+        try:
+            stats = await self._limiter.get_window_stats(item, *keys)
+        except STORAGE_ERRORS as error:
+            _unenforced(error)
+            return Budget(remaining=item.amount, limit=item.amount, reset_at=0.0)
         return Budget(remaining=stats.remaining, limit=item.amount, reset_at=stats.reset_time)
 
     async def clear(self, rule: str, *keys: str) -> None:
-        await self._limiter.clear(parse(rule), *keys)
+        try:
+            await self._limiter.clear(parse(rule), *keys)
+        except STORAGE_ERRORS as error:
+            _unenforced(error)

@@ -13,8 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, func, insert, literal, or_, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Select, func, literal, or_, select, tuple_, update
 from starlette.datastructures import UploadFile
 
 from loaders.academics import academic_records
@@ -24,17 +23,16 @@ from models import (
     FinalGrade,
     GuardianLink,
     MentorLink,
-    Notification,
     StudentProfile,
     StudentRisk,
     User,
 )
-from models.base import utcnow
 from models.enums import EnrollmentStatus, RiskLevel, Role, StudentStatus
 from resolvers import audit
 from resolvers.errors import BadInput, Forbidden
 from resolvers.ids import decode_id_of
 from resolvers.media import MediaStore
+from resolvers.notifications import add_notifications, announce
 from resolvers.pagination import decode_cursor, encode_cursor, page_size
 from resolvers.photos import PhotoRejected, normalize_photo, read_upload_limited
 from resolvers.policy import (
@@ -47,7 +45,6 @@ from resolvers.policy import (
     require_user,
 )
 from resolvers.problems import Problem
-from subscriptions.channels import user_notifications_channel
 
 if TYPE_CHECKING:
     from context import Context
@@ -334,7 +331,7 @@ async def bulk_action(
     if invalid:
         return BulkResult(0, [invalid])
     problems, targets = await _bulk_targets(ctx, student_ids)
-    notified: list[tuple[int, int]] = []
+    notified: dict[int, int] = {}
     async with ctx.writer.begin() as session:
         if action == "UPDATE_STATUS" and targets:
             assert status is not None
@@ -346,10 +343,11 @@ async def bulk_action(
             )
         elif targets:
             assert message is not None
-            notified = await _notify(session, targets, f"Message from {user.name}", message)
+            notified = await add_notifications(
+                session, ctx.settings, sorted(targets), "school_message", f"Message from {user.name}", message
+            )
             await audit.record_many(session, ctx, "student.send_notification", "Student", targets)
-    for student_id, notification_id in notified:
-        await ctx.bus.publish(user_notifications_channel(student_id), {"id": notification_id})
+    await announce(ctx, notified)
     return BulkResult(len(targets), problems)
 
 
@@ -392,20 +390,6 @@ def _bulk_input_problem(action: str, message: str | None, status: StudentStatus 
             f"The message is limited to {MAX_MESSAGE_LENGTH} characters.", "INVALID", ("input", "message")
         )
     return None
-
-
-async def _notify(session: AsyncSession, user_ids: set[int], title: str, body: str) -> list[tuple[int, int]]:
-    """One notification each, in two statements: the insert, then their (user, id) pairs."""
-    created_at = utcnow()
-    rows = [
-        {"user_id": user_id, "kind": "school_message", "title": title, "body": body, "created_at": created_at}
-        for user_id in user_ids
-    ]
-    await session.execute(insert(Notification), rows)
-    query = select(Notification.user_id, Notification.id).where(
-        Notification.user_id.in_(user_ids), Notification.created_at == created_at, Notification.title == title
-    )
-    return [(user_id, notification_id) for user_id, notification_id in (await session.execute(query)).all()]
 
 
 async def upload_photo(

@@ -14,8 +14,13 @@ from schema.academics import Class, Course, Teacher
 from schema.audit import AuditQueries
 from schema.auth import AuthMutations
 from schema.base import Info, Node
+from schema.chat import ChatMutations, ChatQueries, ChatSubscriptions
+from schema.dashboards import DashboardMutations, DashboardQueries, DashboardSubscriptions
 from schema.grading import GradingMutations, GradingQueries, GradingSubscriptions
+from schema.notifications import NotificationMutations, NotificationQueries, NotificationSubscriptions
+from schema.overview import OverviewMutations, OverviewQueries
 from schema.students import Student, StudentMutations, StudentQueries
+from schema.teaching import TeachingMutations, TeachingQueries, TeachingSubscriptions
 from schema.users import School, User
 
 
@@ -35,17 +40,41 @@ def _wrap_node(type_name: str, row: Any) -> Node:
 
 
 @strawberry.type
-class Mutation(AuthMutations, GradingMutations, StudentMutations):
+class Mutation(
+    AuthMutations,
+    ChatMutations,
+    DashboardMutations,
+    GradingMutations,
+    NotificationMutations,
+    OverviewMutations,
+    StudentMutations,
+    TeachingMutations,
+):
     pass
 
 
 @strawberry.type
-class Subscription(GradingSubscriptions):
+class Subscription(
+    ChatSubscriptions,
+    DashboardSubscriptions,
+    GradingSubscriptions,
+    NotificationSubscriptions,
+    TeachingSubscriptions,
+):
     pass
 
 
 @strawberry.type
-class Query(AuditQueries, GradingQueries, StudentQueries):
+class Query(
+    AuditQueries,
+    ChatQueries,
+    DashboardQueries,
+    GradingQueries,
+    NotificationQueries,
+    OverviewQueries,
+    StudentQueries,
+    TeachingQueries,
+):
     @strawberry.field(description="The signed-in user, or null when nobody is signed in.")
     async def me(self, info: Info) -> User | None:
         if info.context.token_rejected:

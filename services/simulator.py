@@ -24,7 +24,7 @@ import random
 import socket
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +34,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from config import SERVICE_NAMES
 
@@ -288,16 +289,22 @@ def service_env(base_url: str, key: str = DEFAULT_KEY) -> dict[str, str]:
     return env
 
 
-@asynccontextmanager
-async def running_simulator(key: str = DEFAULT_KEY) -> AsyncIterator[str]:
+def running_simulator(key: str = DEFAULT_KEY) -> AbstractAsyncContextManager[str]:
     """Serves the simulator on a free loopback port in this event loop; yields its base URL."""
+    return serving(create_app(key))
+
+
+@asynccontextmanager
+async def serving(app: ASGIApp) -> AsyncIterator[str]:
+    """Serves any ASGI app (the simulator, a test's stand-in) on a free loopback port in this
+    event loop; yields its base URL."""
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without it
     # every answer waits ~40 ms for a delayed ACK.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP) as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         config = uvicorn.Config(
-            create_app(key), lifespan="off", ws="none", log_level="warning", timeout_graceful_shutdown=2
+            app, lifespan="off", ws="none", log_level="warning", timeout_graceful_shutdown=2
         )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -305,7 +312,7 @@ async def running_simulator(key: str = DEFAULT_KEY) -> AsyncIterator[str]:
             while not server.started:
                 if task.done():
                     task.result()  # raises why it stopped
-                    raise RuntimeError("the simulator stopped before it started")
+                    raise RuntimeError("the server stopped before it started")
                 await asyncio.sleep(0.01)
             yield f"http://127.0.0.1:{port}"
         finally:

@@ -104,7 +104,12 @@ class EventBus:
         await self._broadcast.disconnect()
 
     async def publish(self, channel: str, payload: dict[str, Any]) -> None:
-        await self._broadcast.publish(channel, orjson.dumps(payload).decode())
+        """Best effort: events go out after commit, so a lost one must not fail the request
+        that committed; subscribers re-query after a reconnect (at-most-once, see above)."""
+        try:
+            await self._broadcast.publish(channel, orjson.dumps(payload).decode())
+        except CONNECTION_ERRORS as error:
+            log.warning("event on %s not published: %s", channel, type(error).__name__)
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:

@@ -16,3 +16,18 @@ def user_notifications_channel(user_id: int) -> str:
 def gradebook_channel(class_id: int) -> str:
     """Everything that happens in a class's gradebook: {"type": event type, ...its fields}."""
     return f"class:{class_id}:gradebook"
+
+
+def student_dashboard_channel(student_id: int) -> str:
+    """A student's newly assembled dashboard: {"dashboard": the JSON document}."""
+    return f"student:{student_id}:dashboard"
+
+
+def conversation_channel(conversation_id: int) -> str:
+    """New messages of a conversation: {"id": message id}."""
+    return f"conversation:{conversation_id}:messages"
+
+
+def teacher_dashboard_channel(teacher_id: int) -> str:
+    """Something on a teacher's dashboard changed: {} (subscribers assemble the new one)."""
+    return f"teacher:{teacher_id}:dashboard"

@@ -42,6 +42,20 @@ class GraphQLClient:
         return data
 
 
+async def post_graphql(base_url: str, token: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """One operation against a real server, asserting there were no errors; its `data`."""
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        response = await http.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
 class TransportWSClient:
     """A minimal graphql-transport-ws client over a real WebSocket."""
 

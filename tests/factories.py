@@ -26,9 +26,10 @@ from models import (
     StudentProfile,
     TeacherProfile,
     Term,
+    TutoringSession,
     User,
 )
-from models.enums import AssignmentCategory, AttendanceStatus, Role, StudentStatus, Tier
+from models.enums import AssignmentCategory, AttendanceStatus, Role, SessionStatus, StudentStatus, Tier
 from resolvers.analytics import refresh_student_risk
 from resolvers.passwords import hash_password
 from resolvers.tokens import AccessClaims, issue_access_token, new_session_id
@@ -239,3 +240,149 @@ async def populate(
         )
         await refresh_student_risk(session, ids, now)
     return Roster(student_ids=ids, assignment_ids=assignment_ids)
+
+
+async def teaching_load(
+    session_factory: async_sessionmaker[AsyncSession],
+    data: SchoolData,
+    classes: int,
+    students: int,
+    *,
+    assignments: int = 8,
+) -> list[int]:
+    """Adds `classes` classes taught by `data.teacher`, each with `students` new students, graded
+    work (the newest assignment past due and ungraded), attendance, risk snapshots and tutoring
+    sessions (completed, missed and upcoming). Returns the new classes' ids."""
+    school = data.school
+    now = datetime.now(UTC)
+    async with session_factory.begin() as session:
+        class_rows = [
+            {"school_id": school.id, "course_id": data.course.id, "term_id": data.klass.term_id,
+             "title": f"Section {n:02d}", "room": f"R{n:02d}"}
+            for n in range(classes)
+        ]  # fmt: skip
+        class_ids = [
+            row.id for row in (await session.execute(insert(Class).returning(Class.id), class_rows)).all()
+        ]
+        await session.execute(
+            insert(ClassTeacher),
+            [{"class_id": c, "teacher_id": data.teacher.id, "is_primary": True} for c in class_ids],
+        )
+        user_rows = [
+            {"school_id": school.id, "email": f"load{next(_numbers)}@{school.slug}.test",
+             "name": f"Learner {n:04d}", "password_hash": PASSWORD_HASH, "role": Role.STUDENT,
+             "tier": Tier.FREE, "created_at": now}
+            for n in range(classes * students)
+        ]  # fmt: skip
+        ids = [row.id for row in (await session.execute(insert(User).returning(User.id), user_rows)).all()]
+        await session.execute(
+            insert(StudentProfile),
+            [
+                {"user_id": s, "school_id": school.id, "student_number": f"L-{next(_numbers):06d}",
+                 "grade_level": 10, "cohort_year": 2027}
+                for s in ids
+            ],
+        )  # fmt: skip
+        roster = {c: ids[n * students : (n + 1) * students] for n, c in enumerate(class_ids)}
+        await session.execute(
+            insert(Enrollment),
+            [{"class_id": c, "student_id": s} for c, members in roster.items() for s in members],
+        )
+        work = [
+            {"class_id": c, "title": f"Work {n}", "category": AssignmentCategory.HOMEWORK, "max_score": 10.0,
+             "due_at": now - timedelta(days=2 * (assignments - n))}
+            for c in class_ids
+            for n in range(assignments)
+        ]  # fmt: skip
+        assignment_rows = (
+            await session.execute(insert(Assignment).returning(Assignment.id, Assignment.class_id), work)
+        ).all()
+        graded = {a for a, _ in assignment_rows} - {
+            max(a for a, c in assignment_rows if c == k) for k in class_ids
+        }
+        await session.execute(
+            insert(Grade),
+            [
+                {
+                    "assignment_id": a,
+                    "student_id": s,
+                    "score": float((s * 7 + a) % 11),
+                    "updated_by_id": data.teacher.id,
+                }
+                for a, c in assignment_rows
+                if a in graded
+                for s in roster[c]
+            ],
+        )
+        await session.execute(
+            insert(AttendanceRecord),
+            [
+                {"class_id": c, "student_id": s, "date": (now - timedelta(days=day)).date(),
+                 "status": AttendanceStatus.ABSENT if (s + day) % 3 == 0 else AttendanceStatus.PRESENT,
+                 "recorded_by_id": data.teacher.id}
+                for c, members in roster.items()
+                for s in members
+                for day in range(1, 6)
+            ],
+        )  # fmt: skip
+        sessions = []
+        for n, (c, members) in enumerate(roster.items()):
+            for offset, status in (
+                (-20, SessionStatus.COMPLETED),
+                (-10, SessionStatus.NO_SHOW),
+                (5, SessionStatus.SCHEDULED),
+            ):
+                starts = now + timedelta(days=offset, hours=n)
+                sessions.append(
+                    {
+                        "school_id": school.id,
+                        "teacher_id": data.teacher.id,
+                        "student_id": members[0],
+                        "class_id": c,
+                        "room": f"R{n:02d}",
+                        "starts_at": starts,
+                        "ends_at": starts + timedelta(hours=1),
+                        "status": status,
+                        "attended": {SessionStatus.COMPLETED: True, SessionStatus.NO_SHOW: False}.get(status),
+                        "completed_at": starts + timedelta(hours=1) if offset < 0 else None,
+                        "rate_cents": 4500,
+                        "topics_covered": [],
+                        "currency": "USD",
+                    }
+                )
+        await session.execute(insert(TutoringSession), sessions)
+        await refresh_student_risk(session, ids, now)
+    return class_ids
+
+
+async def book_session(
+    session_factory: async_sessionmaker[AsyncSession],
+    data: SchoolData,
+    starts_at: datetime,
+    *,
+    teacher: User | None = None,
+    student: User | None = None,
+    room: str = "101",
+    status: SessionStatus = SessionStatus.SCHEDULED,
+    rate_cents: int = 4500,
+    paid: bool = False,
+) -> int:
+    """A one-hour tutoring session (by default of `data.teacher` with `data.student`); its id."""
+    done = status in (SessionStatus.COMPLETED, SessionStatus.NO_SHOW)
+    async with session_factory.begin() as session:
+        booked = TutoringSession(
+            school_id=data.school.id,
+            teacher_id=(teacher or data.teacher).id,
+            student_id=(student or data.student).id,
+            room=room,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(hours=1),
+            status=status,
+            attended={SessionStatus.COMPLETED: True, SessionStatus.NO_SHOW: False}.get(status),
+            completed_at=starts_at + timedelta(hours=1) if done else None,
+            rate_cents=rate_cents,
+            topics_covered=[],
+            paid_out_at=starts_at + timedelta(days=20) if paid else None,
+        )
+        session.add(booked)
+    return booked.id

@@ -86,3 +86,29 @@ async def test_unexpected_errors_are_masked_and_logged_with_a_request_id(
     request_id = error["extensions"]["requestId"]
     logged = [record for record in caplog.records if record.levelno == logging.ERROR]
     assert any(request_id in record.getMessage() and record.exc_info for record in logged)
+
+
+async def test_answers_carry_security_headers(http: httpx.AsyncClient, settings: Settings) -> None:
+    answer = await http.post("/graphql", json={"query": "{ me { id } }"})
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert "strict-transport-security" not in answer.headers
+    page = await http.get("/graphql", headers={"Accept": "text/html"})
+    assert "content-security-policy" not in page.headers, "GraphiQL loads its scripts"
+    production = settings.model_copy(update={"environment": "production", "secret_key": "s" * 40})
+    async with http_client_for(production) as client:
+        assert "max-age" in (await client.get("/healthz")).headers["strict-transport-security"]
+
+
+async def test_cors_allows_only_the_configured_origins_and_never_credentials(settings: Settings) -> None:
+    configured = settings.model_copy(update={"cors_origins": ["https://app.school.test"]})
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+    async with http_client_for(configured) as client:
+        allowed = await client.options("/graphql", headers=preflight | {"Origin": "https://app.school.test"})
+        denied = await client.options("/graphql", headers=preflight | {"Origin": "https://evil.test"})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://app.school.test"
+    assert "access-control-allow-credentials" not in allowed.headers
+    assert denied.status_code == 400
+    assert "access-control-allow-origin" not in denied.headers

@@ -8,14 +8,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config import Settings
 from models import Assignment, ClassTeacher
 from models.enums import AssignmentCategory
 from resolvers.ids import encode_id
-from tests.clients import TransportWSClient
+from tests.clients import TransportWSClient, post_graphql
 from tests.contract.documents import contract_operation
 from tests.factories import Factory, SchoolData
 
@@ -25,15 +24,7 @@ LOCK = contract_operation("LockGradeCell")
 
 
 async def graphql(server: Any, token: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
-        response = await http.post(
-            "/graphql",
-            json={"query": query, "variables": variables},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body
-    return body["data"]
+    return await post_graphql(server.base_url, token, query, variables)
 
 
 async def next_event(client: TransportWSClient, typename: str) -> dict[str, Any]:

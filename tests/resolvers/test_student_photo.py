@@ -96,8 +96,10 @@ async def test_refused_files_leave_nothing_behind(
         assert payload["userErrors"][0]["code"] == "INVALID"
         assert payload["userErrors"][0]["field"] == ["input", "photo"]
     too_big = b"\x89PNG" + b"\0" * (11 * 1024 * 1024)
-    payload = (await upload(http, staff, student_id, too_big, "big.png")).json()["data"]["uploadStudentPhoto"]
-    assert payload["userErrors"][0]["code"] == "INVALID"
+    refused = await upload(http, staff, student_id, too_big, "big.png")
+    # Refused by the request guard while the file arrives, before the resolver runs.
+    assert refused.status_code == 413
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FILE_TOO_LARGE"
     assert stored_files(settings) == []
     async with session_factory() as session:
         profile = await session.get(StudentProfile, north.student.id)

@@ -3,50 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from redis import asyncio as aioredis
 
 from subscriptions.bus import EventBus
-from tests.conftest import free_port
-
-
-@pytest.fixture(scope="module")
-def throwaway_redis() -> Iterator[str]:
-    """A Redis of our own on a free port, so the machine's shared one is not touched."""
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        asyncio.run(_wait_for_redis(f"redis://127.0.0.1:{port}/0"))
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-async def _wait_for_redis(url: str) -> None:
-    client = aioredis.Redis.from_url(url)
-    try:
-        for _ in range(100):
-            try:
-                await client.ping()
-                return
-            except OSError:
-                await asyncio.sleep(0.05)
-            except aioredis.ConnectionError:
-                await asyncio.sleep(0.05)
-        raise RuntimeError("redis did not start")
-    finally:
-        await client.aclose()
+from tests.conftest import ThrowawayRedis
 
 
 async def _collect(bus: EventBus, channel: str, count: int, ready: asyncio.Event) -> list[dict[str, Any]]:
@@ -78,11 +41,11 @@ async def test_memory_bus_delivers_to_subscribers_of_the_channel_only(memory_bus
     assert await asyncio.wait_for(listener, 2) == [{"n": 1}, {"n": 2}]
 
 
-async def test_redis_bus_delivers_across_connections(throwaway_redis: str) -> None:
+async def test_redis_bus_delivers_across_connections(throwaway_redis: ThrowawayRedis) -> None:
     """Two buses stand for two server processes: what one publishes, the other receives.
 
     This is the broadcaster + redis-py 8 trap of DESIGN.md: the stock backend delivers nothing."""
-    publisher, subscriber = EventBus(throwaway_redis), EventBus(throwaway_redis)
+    publisher, subscriber = EventBus(throwaway_redis.url), EventBus(throwaway_redis.url)
     await publisher.connect()
     await subscriber.connect()
     try:
@@ -97,8 +60,10 @@ async def test_redis_bus_delivers_across_connections(throwaway_redis: str) -> No
         await subscriber.disconnect()
 
 
-async def test_redis_bus_keeps_delivering_after_all_channels_were_left(throwaway_redis: str) -> None:
-    publisher, subscriber = EventBus(throwaway_redis), EventBus(throwaway_redis)
+async def test_redis_bus_keeps_delivering_after_all_channels_were_left(
+    throwaway_redis: ThrowawayRedis,
+) -> None:
+    publisher, subscriber = EventBus(throwaway_redis.url), EventBus(throwaway_redis.url)
     await publisher.connect()
     await subscriber.connect()
     try:

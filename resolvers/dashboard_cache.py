@@ -1,0 +1,190 @@
+"""The assembled student dashboards: a cache (Redis for all processes, or in the process) with
+hit and miss counts, and the queue of dashboards to refresh in the background.
+
+A cached dashboard is fresh for FRESH_SECONDS, then served as stale (and queued for a
+refresh) until MAX_AGE_SECONDS, after which it is assembled again while the caller waits.
+The refresh queue is at-least-once: a job taken by a worker stays in a processing list until
+it is done, and a worker that starts puts back what a dead one left there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+
+import orjson
+from redis import asyncio as aioredis
+
+FRESH_SECONDS = 60.0
+MAX_AGE_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    hits: int
+    misses: int
+    cached: int
+    stale: int
+    oldest_stale_seconds: float | None
+
+
+class DashboardCache(Protocol):
+    async def get(self, student_id: int) -> dict[str, Any] | None:
+        """The cached dashboard (with its `generatedAt` epoch seconds), counting a hit or a miss."""
+
+    async def put(self, student_id: int, dashboard: dict[str, Any]) -> None: ...
+
+    async def delete(self, student_ids: list[int]) -> None: ...
+
+    async def stale_ids(self, limit: int) -> list[int]: ...
+
+    async def stats(self) -> CacheStats: ...
+
+
+class RefreshQueue(Protocol):
+    async def enqueue(self, student_ids: list[int]) -> None: ...
+
+    async def take(self, wait_seconds: int) -> int | None: ...
+
+    async def done(self, student_id: int) -> None: ...
+
+    async def depth(self) -> int: ...
+
+    async def recover(self) -> None:
+        """Puts back the jobs a dead worker had taken."""
+
+
+def _stats(hits: int, misses: int, ages: list[float]) -> CacheStats:
+    stale = [age for age in ages if age > FRESH_SECONDS]
+    return CacheStats(hits, misses, len(ages), len(stale), round(max(stale), 1) if stale else None)
+
+
+class MemoryDashboardCache:
+    def __init__(self) -> None:
+        self._entries: dict[int, dict[str, Any]] = {}
+        self.hits = self.misses = 0
+
+    def _live(self) -> dict[int, dict[str, Any]]:
+        now = time.time()
+        for student_id in [s for s, d in self._entries.items() if now - d["generatedAt"] > MAX_AGE_SECONDS]:
+            del self._entries[student_id]
+        return self._entries
+
+    async def get(self, student_id: int) -> dict[str, Any] | None:
+        found = self._live().get(student_id)
+        if found is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return found
+
+    async def put(self, student_id: int, dashboard: dict[str, Any]) -> None:
+        self._entries[student_id] = dashboard
+
+    async def delete(self, student_ids: list[int]) -> None:
+        for student_id in student_ids:
+            self._entries.pop(student_id, None)
+
+    async def stale_ids(self, limit: int) -> list[int]:
+        now = time.time()
+        entries = self._live().items()
+        old = sorted((d["generatedAt"], s) for s, d in entries if now - d["generatedAt"] > FRESH_SECONDS)
+        return [student_id for _, student_id in old[:limit]]
+
+    async def stats(self) -> CacheStats:
+        now = time.time()
+        return _stats(self.hits, self.misses, [now - d["generatedAt"] for d in self._live().values()])
+
+
+class RedisDashboardCache:
+    """`dashboard:<id>` holds the JSON (expiring at MAX_AGE_SECONDS); the sorted set
+    `dashboards` indexes them by generation time; `dashboards:hits`/`:misses` count."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+
+    async def get(self, student_id: int) -> dict[str, Any] | None:
+        raw = await self.redis.get(f"dashboard:{student_id}")
+        await self.redis.incr("dashboards:misses" if raw is None else "dashboards:hits")
+        return None if raw is None else dict(orjson.loads(raw))
+
+    async def put(self, student_id: int, dashboard: dict[str, Any]) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(f"dashboard:{student_id}", orjson.dumps(dashboard), ex=int(MAX_AGE_SECONDS))
+            pipe.zadd("dashboards", {str(student_id): dashboard["generatedAt"]})
+            await pipe.execute()
+
+    async def delete(self, student_ids: list[int]) -> None:
+        if student_ids:
+            await self.redis.delete(*(f"dashboard:{s}" for s in student_ids))
+            await self.redis.zrem("dashboards", *(str(s) for s in student_ids))
+
+    async def stale_ids(self, limit: int) -> list[int]:
+        await self.redis.zremrangebyscore("dashboards", "-inf", time.time() - MAX_AGE_SECONDS)
+        newest = time.time() - FRESH_SECONDS
+        found = await self.redis.zrangebyscore("dashboards", "-inf", newest, start=0, num=limit)
+        return [int(cast(bytes, member)) for member in found]
+
+    async def stats(self) -> CacheStats:
+        await self.redis.zremrangebyscore("dashboards", "-inf", time.time() - MAX_AGE_SECONDS)
+        now = time.time()
+        scored = await self.redis.zrange("dashboards", 0, -1, withscores=True)
+        ages = [now - score for _, score in cast(list[tuple[bytes, float]], scored)]
+        hits, misses = await self.redis.mget("dashboards:hits", "dashboards:misses")
+        return _stats(int(hits or 0), int(misses or 0), ages)
+
+
+class MemoryRefreshQueue:
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[int] = asyncio.Queue()
+        self._queued: set[int] = set()
+
+    async def enqueue(self, student_ids: list[int]) -> None:
+        for student_id in student_ids:
+            if student_id not in self._queued:
+                self._queued.add(student_id)
+                self._queue.put_nowait(student_id)
+
+    async def take(self, wait_seconds: int) -> int | None:
+        try:
+            return await asyncio.wait_for(self._queue.get(), wait_seconds)
+        except TimeoutError:
+            return None
+
+    async def done(self, student_id: int) -> None:
+        self._queued.discard(student_id)
+
+    async def depth(self) -> int:
+        return self._queue.qsize()
+
+    async def recover(self) -> None:
+        """Nothing outlives the process here."""
+
+
+class RedisRefreshQueue:
+    QUEUE, PROCESSING, QUEUED = "dashboards:refresh", "dashboards:refreshing", "dashboards:queued"
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+
+    async def enqueue(self, student_ids: list[int]) -> None:
+        for student_id in student_ids:
+            if await self.redis.sadd(self.QUEUED, str(student_id)):
+                await self.redis.lpush(self.QUEUE, str(student_id))
+
+    async def take(self, wait_seconds: int) -> int | None:
+        taken = await self.redis.blmove(self.QUEUE, self.PROCESSING, wait_seconds, "RIGHT", "LEFT")
+        return None if taken is None else int(taken)
+
+    async def done(self, student_id: int) -> None:
+        await self.redis.lrem(self.PROCESSING, 1, str(student_id))
+        await self.redis.srem(self.QUEUED, str(student_id))
+
+    async def depth(self) -> int:
+        return int(await self.redis.llen(self.QUEUE))
+
+    async def recover(self) -> None:
+        while await self.redis.lmove(self.PROCESSING, self.QUEUE, "RIGHT", "LEFT") is not None:
+            pass
