@@ -41,6 +41,7 @@ from resolvers.auth import authenticate
 from resolvers.dashboards import refresh_forever
 from resolvers.identity import CurrentUser
 from resolvers.media import media_routes
+from resolvers.notifications import deliver_forever
 from schema import build_schema
 from subscriptions.sessions import watch_session
 
@@ -141,14 +142,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await state.bus.connect()
-        # Every serving process also refreshes dashboards; `server.py worker` adds dedicated ones.
+        # Every serving process also refreshes dashboards and delivers the notification outbox;
+        # `server.py worker` adds processes that do only that.
         stopping = asyncio.Event()
-        refresher = asyncio.create_task(refresh_forever(state, stop=stopping), name="dashboard-refresh")
+        background = [
+            asyncio.create_task(refresh_forever(state, stop=stopping), name="dashboard-refresh"),
+            asyncio.create_task(deliver_forever(state, stopping), name="notification-outbox"),
+        ]
         try:
             yield
         finally:
             stopping.set()
-            await asyncio.gather(refresher, return_exceptions=True)
+            await asyncio.gather(*background, return_exceptions=True)
             await close_state(state)
 
     async def healthz(_request: Request) -> Response:
@@ -268,11 +273,12 @@ def _worker(_args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def run_worker(settings: Settings) -> None:
-    """Background work on its own: dashboard refreshes (and what rides along with them)."""
+    """Background work on its own: dashboard refreshes and notification delivery."""
     state = build_state(settings)
     await state.bus.connect()
+    stop = asyncio.Event()
     try:
-        await refresh_forever(state)
+        await asyncio.gather(refresh_forever(state, stop=stop), deliver_forever(state, stop))
     finally:
         await close_state(state)
 

@@ -8,6 +8,7 @@ import logging.config
 from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 import models
 from config import Settings
@@ -37,7 +38,7 @@ def run_with(connection: Connection) -> None:
 
 
 async def run_online() -> None:
-    engine = create_async_engine(database_url())
+    engine = create_async_engine(database_url(), poolclass=NullPool)  # nothing left open after
     async with engine.connect() as connection:
         await connection.run_sync(run_with)
     await engine.dispose()

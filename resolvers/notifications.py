@@ -10,6 +10,8 @@ notifications channel after commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +39,9 @@ LEASE = timedelta(minutes=5)
 FIRST_RETRY = timedelta(seconds=30)
 MAX_RETRY = timedelta(hours=6)
 PARALLEL_DELIVERIES = 10
+DELIVERY_BATCH = 100
+
+log = logging.getLogger(__name__)
 
 
 async def add_notifications(
@@ -177,7 +182,7 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 async def deliver_pending(
-    app_state: AppState, clients: ServiceClients, *, batch: int = 100, now: datetime | None = None
+    app_state: AppState, clients: ServiceClients, *, batch: int = DELIVERY_BATCH, now: datetime | None = None
 ) -> int:
     """Hands due outbox rows to the Notifications service; returns how many it accepted.
 
@@ -248,3 +253,17 @@ async def _lease(
                 .values(next_attempt_at=now + LEASE)
             )
     return due
+
+
+async def deliver_forever(app_state: AppState, stop: asyncio.Event) -> None:
+    """The outbox loop of every serving process and of `server.py worker`: at once again while
+    there is more, otherwise every second, until `stop` is set."""
+    while not stop.is_set():
+        try:
+            sent = await deliver_pending(app_state, app_state.services)
+        except Exception:
+            log.exception("notification delivery failed; trying again")
+            sent = 0
+        if sent < DELIVERY_BATCH:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
