@@ -326,7 +326,7 @@ def hand_routes(state: Any) -> list[Route]:
         User,
     )
     from models.enums import EnrollmentStatus  # noqa: PLC0415
-    from resolvers import grading  # noqa: PLC0415
+    from resolvers import grading, live_grading  # noqa: PLC0415
     from resolvers.auth import authenticate  # noqa: PLC0415
     from resolvers.identity import CurrentUser  # noqa: PLC0415
     from resolvers.ids import decode_id_of, encode_id  # noqa: PLC0415
@@ -399,7 +399,7 @@ def hand_routes(state: Any) -> list[Route]:
             )
             scale = await db.scalar(select(School.grading_scale).where(School.id == klass.school_id)) or []
         locks = await state.locks.of_class(class_id)
-        editors = grading.editors_payload(await state.presence.editors(class_id))
+        editors = live_grading.editors_payload(await state.presence.editors(class_id))
         body = gradebook_json(
             {
                 "id": encode_id("Class", klass.id),
@@ -439,7 +439,7 @@ def hand_routes(state: Any) -> list[Route]:
                 "scale": sheet.scale,
                 "weights": {},
                 "locks": locks,
-                "editors": _editors_json(grading.editors_payload(sheet.editors)),
+                "editors": _editors_json(live_grading.editors_payload(sheet.editors)),
             },
         )
         for row in body["data"]["gradebook"]["rows"]:  # the domain already computed the final grades

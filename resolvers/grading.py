@@ -12,12 +12,8 @@ the student and a new risk snapshot in the same transaction; events go out after
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import math
-import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -52,7 +48,7 @@ from resolvers.teaching_cache import teacher_dashboards_changed
 from subscriptions.bus import CONNECTION_ERRORS
 from subscriptions.channels import gradebook_channel, user_notifications_channel
 from subscriptions.locks import CellLock
-from subscriptions.presence import HEARTBEAT_SECONDS, Editor, Presence
+from subscriptions.presence import Editor
 
 if TYPE_CHECKING:
     from context import Context
@@ -146,8 +142,8 @@ async def sheet(ctx: Context, class_global_id: str) -> Sheet:
         assignments, students, grades, weights, scale = await _sheet_rows(
             session, class_id, access.klass.school_id
         )
-    locks = await _standing_locks(ctx, class_id)
-    editors = await _editors(ctx, class_id)
+    locks = await standing_locks(ctx, class_id)
+    editors = await current_editors(ctx, class_id)
     now = utcnow()
     rows = []
     for student in students:
@@ -223,7 +219,7 @@ class GradeInput:
 
 async def update_grade(ctx: Context, item: GradeInput) -> WrittenGrade | list[Problem]:
     assignment_id = decode_id_of(item.assignment_global_id, "Assignment")
-    assignment = await _assignment(ctx, assignment_id)
+    assignment = await assignment_of(ctx, assignment_id)
     await gradebook_access(ctx, assignment.class_id, edit=True)
     try:
         async with ctx.writer.begin() as session:
@@ -234,7 +230,7 @@ async def update_grade(ctx: Context, item: GradeInput) -> WrittenGrade | list[Pr
     return written
 
 
-async def _assignment(ctx: Context, assignment_id: int) -> Assignment:
+async def assignment_of(ctx: Context, assignment_id: int) -> Assignment:
     async with ctx.session_factory() as session:
         assignment = await session.get(Assignment, assignment_id)
     if assignment is None:
@@ -267,7 +263,7 @@ async def _write(
     if score is not None and (not math.isfinite(score) or not 0 <= score <= assignment.max_score):
         message = f"The score must be between 0 and {assignment.max_score:g}."
         raise ProblemError(Problem(message, "INVALID", (*field, "score")))
-    lock = (await _standing_locks(ctx, class_id)).get((student_id, assignment_id))
+    lock = (await standing_locks(ctx, class_id)).get((student_id, assignment_id))
     if lock is not None and lock.holder_id != user.id:
         raise ProblemError(Problem(f"{lock.holder_name} is editing this cell.", "CELL_LOCKED", field or None))
     grade, old_score = await _store(
@@ -478,51 +474,7 @@ async def calculate_final_grades(ctx: Context, class_global_id: str) -> list[tup
     return results
 
 
-async def lock_cell(
-    ctx: Context, student_global_id: str, assignment_global_id: str
-) -> CellLock | list[Problem]:
-    user = require_user(ctx)
-    class_id, cell = await _cell(ctx, student_global_id, assignment_global_id)
-    lock = await ctx.app.locks.acquire(class_id, cell, user.id, user.name)
-    if lock.holder_id != user.id:
-        return [Problem(f"{lock.holder_name} is editing this cell.", "CELL_LOCKED")]
-    await ctx.bus.publish(gradebook_channel(class_id), lock_event("CellLocked", lock))
-    return lock
-
-
-async def unlock_cell(ctx: Context, student_global_id: str, assignment_global_id: str) -> bool:
-    user = require_user(ctx)
-    class_id, cell = await _cell(ctx, student_global_id, assignment_global_id)
-    released = await ctx.app.locks.release(class_id, cell, user.id)
-    if released:
-        await ctx.bus.publish(
-            gradebook_channel(class_id),
-            {"type": "CellUnlocked", "studentId": cell[0], "assignmentId": cell[1]},
-        )
-    return released
-
-
-async def focus_cell(ctx: Context, student_global_id: str, assignment_global_id: str) -> list[Problem]:
-    user = require_user(ctx)
-    class_id, cell = await _cell(ctx, student_global_id, assignment_global_id, edit=False)
-    if not await ctx.app.presence.focus(class_id, user.id, cell):
-        return [
-            Problem("Open the gradebook (subscribe to its events) before moving the cursor.", "NOT_EDITING")
-        ]
-    await publish_editors(ctx, class_id)
-    return []
-
-
-async def _cell(
-    ctx: Context, student_global_id: str, assignment_global_id: str, *, edit: bool = True
-) -> tuple[int, tuple[int, int]]:
-    student_id = decode_id_of(student_global_id, "Student")
-    assignment = await _assignment(ctx, decode_id_of(assignment_global_id, "Assignment"))
-    await gradebook_access(ctx, assignment.class_id, edit=edit)
-    return assignment.class_id, (student_id, assignment.id)
-
-
-async def _standing_locks(ctx: Context, class_id: int) -> dict[tuple[int, int], CellLock]:
+async def standing_locks(ctx: Context, class_id: int) -> dict[tuple[int, int], CellLock]:
     """The class's locks; none while Redis is unreachable. Locks coordinate editors; the
     versions, kept by the database, are what guarantee that no change is lost."""
     try:
@@ -532,80 +484,9 @@ async def _standing_locks(ctx: Context, class_id: int) -> dict[tuple[int, int], 
         return {}
 
 
-async def _editors(ctx: Context, class_id: int) -> list[Editor]:
+async def current_editors(ctx: Context, class_id: int) -> list[Editor]:
     try:
         return await ctx.app.presence.editors(class_id)
     except CONNECTION_ERRORS as error:
         log.warning("presence unreadable: %s", type(error).__name__)
         return []
-
-
-def lock_event(kind: str, lock: CellLock) -> dict[str, Any]:
-    return {
-        "type": kind,
-        "studentId": lock.student_id,
-        "assignmentId": lock.assignment_id,
-        "holder": {"id": lock.holder_id, "name": lock.holder_name},
-        "expiresAt": lock.expires_at.isoformat(),
-    }
-
-
-async def publish_editors(ctx: Context, class_id: int) -> None:
-    editors = await _editors(ctx, class_id)
-    await ctx.bus.publish(
-        gradebook_channel(class_id), {"type": "EditorsChanged", "editors": editors_payload(editors)}
-    )
-
-
-def editors_payload(editors: list[Editor]) -> list[dict[str, Any]]:
-    """One entry per user (a user may have several tabs open), in name order."""
-    by_user: dict[int, dict[str, Any]] = {}
-    for editor in editors:
-        entry = by_user.setdefault(editor.user_id, {"id": editor.user_id, "name": editor.name, "focus": None})
-        entry["focus"] = entry["focus"] or (list(editor.focus) if editor.focus else None)
-    return list(by_user.values())
-
-
-async def gradebook_events(ctx: Context, class_global_id: str) -> AsyncIterator[dict[str, Any]]:
-    """The class's gradebook events while the caller is subscribed, from every process.
-
-    Subscribing makes the caller an editor (presence, renewed by a heartbeat); leaving, by
-    unsubscribing or by the socket closing, removes them and releases their locks."""
-    user = require_user(ctx)
-    class_id = decode_id_of(class_global_id, "Class")
-    await gradebook_access(ctx, class_id, edit=False)
-    presence = ctx.app.presence
-    connection_id = uuid.uuid4().hex
-    async with ctx.bus.subscribe(gradebook_channel(class_id)) as events:
-        await presence.join(class_id, connection_id, user.id, user.name)
-        heartbeat = asyncio.create_task(_heartbeat(presence, class_id, connection_id))
-        try:
-            await publish_editors(ctx, class_id)
-            async for payload in events:
-                yield payload
-        finally:
-            heartbeat.cancel()
-            await _leave(ctx, class_id, connection_id, user.id)
-
-
-async def _leave(ctx: Context, class_id: int, connection_id: str, user_id: int) -> None:
-    """Removes the editor and releases their locks; with Redis unreachable, their TTLs do it."""
-    try:
-        await ctx.app.presence.leave(class_id, connection_id)
-        for lock in await ctx.app.locks.release_all(class_id, user_id):
-            unlocked = {
-                "type": "CellUnlocked",
-                "studentId": lock.student_id,
-                "assignmentId": lock.assignment_id,
-            }
-            await ctx.bus.publish(gradebook_channel(class_id), unlocked)
-        await publish_editors(ctx, class_id)
-    except CONNECTION_ERRORS as error:
-        log.warning("leaving the gradebook of class %s: %s", class_id, type(error).__name__)
-
-
-async def _heartbeat(presence: Presence, class_id: int, connection_id: str) -> None:
-    while True:
-        await asyncio.sleep(HEARTBEAT_SECONDS)
-        with contextlib.suppress(*CONNECTION_ERRORS):  # missed beats: the entry expires by TTL
-            await presence.heartbeat(class_id, connection_id)

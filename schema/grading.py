@@ -11,7 +11,7 @@ import strawberry
 
 from models import Assignment as AssignmentModel
 from models import Grade as GradeModel
-from resolvers import grading, reports
+from resolvers import grading, live_grading, reports
 from resolvers.grade_math import letter_grade
 from resolvers.grading import Cell, FinalResult, GradeInput, WrittenGrade
 from resolvers.ids import encode_id
@@ -363,7 +363,9 @@ class GradingQueries:
                 )
                 for row in sheet.rows
             ],
-            editors=[GradebookEditor.from_payload(entry) for entry in grading.editors_payload(sheet.editors)],
+            editors=[
+                GradebookEditor.from_payload(entry) for entry in live_grading.editors_payload(sheet.editors)
+            ],
         )
 
     @strawberry.field(description="Every version of one cell, newest first.")
@@ -448,19 +450,21 @@ class GradingMutations:
 
     @strawberry.mutation(description="Takes (or renews) the lock of a cell for 30 seconds.")
     async def lock_grade_cell(self, info: Info, input: GradeCellInput) -> LockGradeCellPayload:
-        result = await grading.lock_cell(info.context, str(input.student_id), str(input.assignment_id))
+        result = await live_grading.lock_cell(info.context, str(input.student_id), str(input.assignment_id))
         if isinstance(result, list):
             return LockGradeCellPayload(lock=None, user_errors=user_errors(result))
         return LockGradeCellPayload(lock=CellLock.from_lock(result), user_errors=[])
 
     @strawberry.mutation
     async def unlock_grade_cell(self, info: Info, input: GradeCellInput) -> UnlockGradeCellPayload:
-        released = await grading.unlock_cell(info.context, str(input.student_id), str(input.assignment_id))
+        student_id, assignment_id = str(input.student_id), str(input.assignment_id)
+        released = await live_grading.unlock_cell(info.context, student_id, assignment_id)
         return UnlockGradeCellPayload(released=released, user_errors=[])
 
     @strawberry.mutation(description="Moves the caller's cursor (presence) for the other editors.")
     async def focus_grade_cell(self, info: Info, input: GradeCellInput) -> OkPayload:
-        problems = await grading.focus_cell(info.context, str(input.student_id), str(input.assignment_id))
+        student_id, assignment_id = str(input.student_id), str(input.assignment_id)
+        problems = await live_grading.focus_cell(info.context, student_id, assignment_id)
         return OkPayload.from_problems(problems)
 
     @strawberry.mutation
@@ -488,7 +492,7 @@ class GradingSubscriptions:
     async def gradebook_events(
         self, info: Info, class_id: strawberry.ID
     ) -> AsyncGenerator[GradebookEvent, None]:
-        async for payload in grading.gradebook_events(info.context, class_id):
+        async for payload in live_grading.gradebook_events(info.context, class_id):
             event = event_of(payload)
             if event is not None:
                 yield event

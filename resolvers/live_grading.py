@@ -1,0 +1,145 @@
+"""Live grading: who is editing a class's gradebook (presence), cell locks, and the event
+stream each editor subscribes to.
+
+Locks and presence live in Redis (or memory, embedded) so that editors on different server
+processes see each other; they coordinate people, while the grade versions kept by the
+database are what guarantee that no change is lost (see `resolvers.grading`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from resolvers import grading
+from resolvers.ids import decode_id_of
+from resolvers.policy import require_user
+from resolvers.problems import Problem
+from subscriptions.bus import CONNECTION_ERRORS
+from subscriptions.channels import gradebook_channel
+from subscriptions.locks import CellLock
+from subscriptions.presence import HEARTBEAT_SECONDS, Editor, Presence
+
+if TYPE_CHECKING:
+    from context import Context
+
+log = logging.getLogger(__name__)
+
+
+async def lock_cell(
+    ctx: Context, student_global_id: str, assignment_global_id: str
+) -> CellLock | list[Problem]:
+    user = require_user(ctx)
+    class_id, cell = await _cell(ctx, student_global_id, assignment_global_id)
+    lock = await ctx.app.locks.acquire(class_id, cell, user.id, user.name)
+    if lock.holder_id != user.id:
+        return [Problem(f"{lock.holder_name} is editing this cell.", "CELL_LOCKED")]
+    await ctx.bus.publish(gradebook_channel(class_id), lock_event("CellLocked", lock))
+    return lock
+
+
+async def unlock_cell(ctx: Context, student_global_id: str, assignment_global_id: str) -> bool:
+    user = require_user(ctx)
+    class_id, cell = await _cell(ctx, student_global_id, assignment_global_id)
+    released = await ctx.app.locks.release(class_id, cell, user.id)
+    if released:
+        await ctx.bus.publish(
+            gradebook_channel(class_id),
+            {"type": "CellUnlocked", "studentId": cell[0], "assignmentId": cell[1]},
+        )
+    return released
+
+
+async def focus_cell(ctx: Context, student_global_id: str, assignment_global_id: str) -> list[Problem]:
+    user = require_user(ctx)
+    class_id, cell = await _cell(ctx, student_global_id, assignment_global_id, edit=False)
+    if not await ctx.app.presence.focus(class_id, user.id, cell):
+        return [
+            Problem("Open the gradebook (subscribe to its events) before moving the cursor.", "NOT_EDITING")
+        ]
+    await publish_editors(ctx, class_id)
+    return []
+
+
+async def _cell(
+    ctx: Context, student_global_id: str, assignment_global_id: str, *, edit: bool = True
+) -> tuple[int, tuple[int, int]]:
+    student_id = decode_id_of(student_global_id, "Student")
+    assignment = await grading.assignment_of(ctx, decode_id_of(assignment_global_id, "Assignment"))
+    await grading.gradebook_access(ctx, assignment.class_id, edit=edit)
+    return assignment.class_id, (student_id, assignment.id)
+
+
+def lock_event(kind: str, lock: CellLock) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "studentId": lock.student_id,
+        "assignmentId": lock.assignment_id,
+        "holder": {"id": lock.holder_id, "name": lock.holder_name},
+        "expiresAt": lock.expires_at.isoformat(),
+    }
+
+
+async def publish_editors(ctx: Context, class_id: int) -> None:
+    editors = await grading.current_editors(ctx, class_id)
+    await ctx.bus.publish(
+        gradebook_channel(class_id), {"type": "EditorsChanged", "editors": editors_payload(editors)}
+    )
+
+
+def editors_payload(editors: list[Editor]) -> list[dict[str, Any]]:
+    """One entry per user (a user may have several tabs open), in name order."""
+    by_user: dict[int, dict[str, Any]] = {}
+    for editor in editors:
+        entry = by_user.setdefault(editor.user_id, {"id": editor.user_id, "name": editor.name, "focus": None})
+        entry["focus"] = entry["focus"] or (list(editor.focus) if editor.focus else None)
+    return list(by_user.values())
+
+
+async def gradebook_events(ctx: Context, class_global_id: str) -> AsyncIterator[dict[str, Any]]:
+    """The class's gradebook events while the caller is subscribed, from every process.
+
+    Subscribing makes the caller an editor (presence, renewed by a heartbeat); leaving, by
+    unsubscribing or by the socket closing, removes them and releases their locks."""
+    user = require_user(ctx)
+    class_id = decode_id_of(class_global_id, "Class")
+    await grading.gradebook_access(ctx, class_id, edit=False)
+    presence = ctx.app.presence
+    connection_id = uuid.uuid4().hex
+    async with ctx.bus.subscribe(gradebook_channel(class_id)) as events:
+        await presence.join(class_id, connection_id, user.id, user.name)
+        heartbeat = asyncio.create_task(_heartbeat(presence, class_id, connection_id))
+        try:
+            await publish_editors(ctx, class_id)
+            async for payload in events:
+                yield payload
+        finally:
+            heartbeat.cancel()
+            await _leave(ctx, class_id, connection_id, user.id)
+
+
+async def _leave(ctx: Context, class_id: int, connection_id: str, user_id: int) -> None:
+    """Removes the editor and releases their locks; with Redis unreachable, their TTLs do it."""
+    try:
+        await ctx.app.presence.leave(class_id, connection_id)
+        for lock in await ctx.app.locks.release_all(class_id, user_id):
+            unlocked = {
+                "type": "CellUnlocked",
+                "studentId": lock.student_id,
+                "assignmentId": lock.assignment_id,
+            }
+            await ctx.bus.publish(gradebook_channel(class_id), unlocked)
+        await publish_editors(ctx, class_id)
+    except CONNECTION_ERRORS as error:
+        log.warning("leaving the gradebook of class %s: %s", class_id, type(error).__name__)
+
+
+async def _heartbeat(presence: Presence, class_id: int, connection_id: str) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        with contextlib.suppress(*CONNECTION_ERRORS):  # missed beats: the entry expires by TTL
+            await presence.heartbeat(class_id, connection_id)
