@@ -9,13 +9,14 @@ from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
+    max_aliases,
+    query_depth_limiter,
 )
 
 from config import Settings
@@ -71,11 +72,18 @@ class AuditReads(SchemaExtension):
 
 
 def schema_extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
-    """Extensions are given as classes or factories, never instances (a new one per operation)."""
+    """Extensions are given as classes or factories, never instances (a new one per operation).
+
+    The depth and alias rules are built once: `ValidationCache` keys its cache on the rule
+    classes, and `QueryDepthLimiter`/`MaxAliasesLimiter` would build new ones per operation,
+    so no validation would ever be served from the cache."""
+    limit_rules = [
+        query_depth_limiter.create_validator(settings.max_query_depth, None, None),
+        max_aliases.create_validator(settings.max_aliases),
+    ]
     extensions: list[Any] = [
         MaskUnexpectedErrors,
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),

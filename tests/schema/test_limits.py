@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from strawberry.schema import schema as strawberry_schema
 
 from config import Settings
 from tests.clients import GraphQLClient
@@ -24,6 +25,24 @@ async def test_a_deep_query_is_refused(gql: GraphQLClient) -> None:
     query = "{ me { " + "school { " * 50 + "name" + " }" * 50 + " } }"
     error = first_error(await gql.execute(query))
     assert "exceeds maximum operation depth" in error["message"]
+
+
+async def test_a_repeated_document_is_validated_once_and_still_refused(
+    gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The validation cache must hit: limit rules built per request would defeat it."""
+    validations = []
+    real_validate = strawberry_schema.validate
+
+    def counting_validate(*args: Any, **kwargs: Any) -> Any:
+        validations.append(1)
+        return real_validate(*args, **kwargs)
+
+    monkeypatch.setattr(strawberry_schema, "validate", counting_validate)
+    deep = "{ me { " + "school { " * 40 + "name" + " }" * 40 + " } } # repeated"
+    for _ in range(3):
+        assert "exceeds maximum operation depth" in first_error(await gql.execute(deep))["message"]
+    assert len(validations) == 1
 
 
 async def test_deeply_nested_fragments_count_towards_the_depth(gql: GraphQLClient) -> None:
