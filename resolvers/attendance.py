@@ -19,19 +19,19 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import qrcode
 from itsdangerous import BadSignature, URLSafeSerializer
 from qrcode.image.pil import PilImage
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import AttendanceRecord, Enrollment, MeetingTime, School
 from models.base import utcnow
 from models.enums import AttendanceStatus, EnrollmentStatus, Role
+from models.upsert import upsert_insert
 from resolvers import audit
 from resolvers.analytics import refresh_student_risk
 from resolvers.errors import BadInput, Forbidden
@@ -105,7 +105,7 @@ async def record_attendance(
                 for student_id, entry in zip(students, entries, strict=True)
             ]  # fmt: skip
             if rows:
-                insert = _insert(session)
+                insert = upsert_insert(session, AttendanceRecord)
                 await session.execute(
                     insert.on_conflict_do_update(
                         index_elements=KEY,
@@ -155,12 +155,6 @@ def _entry_students(entries: list[Entry]) -> tuple[list[int], list[Problem]]:
 
 def _entry_field(index: int, name: str) -> tuple[str, ...]:
     return ("input", "records", str(index), name)
-
-
-def _insert(session: AsyncSession) -> Any:
-    """INSERT that can say ON CONFLICT (the same SQL on SQLite and PostgreSQL)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(AttendanceRecord)
 
 
 async def _records(
@@ -285,7 +279,7 @@ async def check_in(ctx: Context, code: str) -> AttendanceRecord | Problem:
         if existing is not None and existing.status in ATTENDED:
             return existing
         status = await _arrival_status(session, claims, now)
-        insert = _insert(session)
+        insert = upsert_insert(session, AttendanceRecord)
         await session.execute(
             insert.values(
                 class_id=claims.class_id, student_id=user.id, date=claims.day, status=status,

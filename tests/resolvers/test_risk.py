@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from loaders.signals import gather_signals
-from models import Assignment, AttendanceRecord, CategoryWeight, Grade, TutoringSession
+from models import Assignment, AttendanceRecord, CategoryWeight, Grade, StudentRisk, TutoringSession
+from models.db import create_writer_session_factory
 from models.enums import AssignmentCategory, AttendanceStatus, RiskLevel, SessionStatus
+from resolvers.analytics import refresh_student_risk
 from resolvers.grade_math import GradedWork, LetterGrade, class_percentage, letter_grade
 from resolvers.risk import Signals, assess
 from tests.factories import Factory
@@ -145,3 +149,28 @@ async def test_signals_from_the_database(
     assert signals.missing_work == 1, "due 10 days ago counts; due 3 days ago does not yet"
     assert (signals.sessions_kept, signals.sessions_missed) == (1, 1)
     assert signals.graded_count == 6
+
+
+async def test_two_writers_refreshing_one_student_both_commit(engine: AsyncEngine, factory: Factory) -> None:
+    """Two teachers grading one student at once: the second refresh waits for the first and
+    then overwrites it, instead of failing on the snapshot's primary key (PostgreSQL)."""
+    north = await factory.school("north")
+    writer = create_writer_session_factory(engine)
+    first_refreshed = asyncio.Event()
+    moments = [datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC)]
+
+    async def refresh(as_of: datetime, *, wait_for_other: bool) -> None:
+        async with writer.begin() as session:
+            await refresh_student_risk(session, [north.student.id], as_of)
+            first_refreshed.set()
+            if wait_for_other:
+                await asyncio.sleep(0.3)  # the other writer now runs into this one's row
+
+    first = asyncio.create_task(refresh(moments[0], wait_for_other=True))
+    await first_refreshed.wait()
+    await asyncio.gather(first, refresh(moments[1], wait_for_other=False))
+    async with writer() as session:
+        snapshots = (await session.scalars(select(StudentRisk.computed_at).where(
+            StudentRisk.student_id == north.student.id
+        ))).all()  # fmt: skip
+    assert [moment.replace(tzinfo=UTC) for moment in snapshots] == [moments[1]]
