@@ -224,10 +224,10 @@ async def build_big_class(database_url: str, students: int, assignments: int) ->
 
 
 def final_fields(
-    assignments: list[Any], scores: dict[int, float | None], weights: dict[Any, float], scale: list[Json]
+    assignments: list[Any], scores: dict[int, float | None], weights: dict[Any, float], scale: Any
 ) -> Json:
     """The contract's finalGrade: graded work counts, past-due ungraded work counts as zero."""
-    from resolvers.grade_math import GradedWork, class_percentage, letter_grade  # noqa: PLC0415
+    from resolvers.grade_math import GradedWork, class_percentage  # noqa: PLC0415
 
     now = datetime.now(UTC)
     work = []
@@ -240,39 +240,34 @@ def final_fields(
     percentage = class_percentage(work, weights)
     if percentage is None:
         return {"percentage": None, "letter": None, "gradePoints": None}
-    grade = letter_grade(percentage, scale)
+    grade = scale.grade(percentage)
     return {"percentage": percentage, "letter": grade.letter, "gradePoints": grade.points}
 
 
-def letter_of(score: float | None, max_score: float, scale: list[Json]) -> str | None:
-    from resolvers.grade_math import letter_grade  # noqa: PLC0415
-
-    if score is None or max_score <= 0:
-        return None
-    return letter_grade(100 * score / max_score, scale).letter
-
-
 def gradebook_json(
-    klass: Json, assignments: list[Any], students: list[Any], cells: dict[tuple[int, int], Any], extra: Json
+    klass: Json,
+    assignments: list[Any],
+    students: list[Any],
+    cells: dict[tuple[int, int], tuple[float | None, int, str | None]],
+    extra: Json,
 ) -> Json:
-    """The contract `Gradebook` shape from plain rows (`cells`: (student, assignment) -> score, version)."""
+    """The contract `Gradebook` shape from plain rows (`cells`: (student, assignment) -> score,
+    version, letter; `extra["finals"]`: student -> finalGrade)."""
     from resolvers.ids import encode_id  # noqa: PLC0415
 
-    scale, weights, locks, editors = extra["scale"], extra["weights"], extra["locks"], extra["editors"]
+    finals, locks, editors = extra["finals"], extra["locks"], extra["editors"]
     assignment_ids = {a.id: encode_id("Assignment", a.id) for a in assignments}
     rows = []
     for student in students:
-        scores: dict[int, float | None] = {}
         row_cells = []
         for a in assignments:
-            score, version = cells.get((student.id, a.id), (None, 0))
-            scores[a.id] = score
+            score, version, letter = cells.get((student.id, a.id), (None, 0, None))
             lock = locks.get((student.id, a.id))
             row_cells.append(
                 {
                     "assignmentId": assignment_ids[a.id],
                     "score": score,
-                    "letter": letter_of(score, a.max_score, scale),
+                    "letter": letter,
                     "version": version,
                     "lock": {
                         "holder": {"id": encode_id("User", lock.holder_id), "name": lock.holder_name},
@@ -286,7 +281,7 @@ def gradebook_json(
             {
                 "student": {"id": encode_id("Student", student.id), "name": student.name},
                 "cells": row_cells,
-                "finalGrade": final_fields(assignments, scores, weights, scale),
+                "finalGrade": finals[student.id],
             }
         )
     return {
@@ -328,6 +323,7 @@ def hand_routes(state: Any) -> list[Route]:
     from models.enums import EnrollmentStatus  # noqa: PLC0415
     from resolvers import grading, live_grading  # noqa: PLC0415
     from resolvers.auth import authenticate  # noqa: PLC0415
+    from resolvers.grade_math import GradingScale  # noqa: PLC0415
     from resolvers.identity import CurrentUser  # noqa: PLC0415
     from resolvers.ids import decode_id_of, encode_id  # noqa: PLC0415
 
@@ -378,16 +374,13 @@ def hand_routes(state: Any) -> list[Route]:
                     .order_by(User.name, User.id)
                 )
             ).all()
-            cells = {
-                (sid, aid): (score, version)
-                for sid, aid, score, version in (
-                    await db.execute(
-                        select(Grade.student_id, Grade.assignment_id, Grade.score, Grade.version)
-                        .join(Assignment, Assignment.id == Grade.assignment_id)
-                        .where(Assignment.class_id == class_id)
-                    )
-                ).all()
-            }
+            grades = (
+                await db.execute(
+                    select(Grade.student_id, Grade.assignment_id, Grade.score, Grade.version)
+                    .join(Assignment, Assignment.id == Grade.assignment_id)
+                    .where(Assignment.class_id == class_id)
+                )
+            ).all()
             weights = dict(
                 (
                     await db.execute(
@@ -397,7 +390,23 @@ def hand_routes(state: Any) -> list[Route]:
                     )
                 ).all()
             )
-            scale = await db.scalar(select(School.grading_scale).where(School.id == klass.school_id)) or []
+            scale = GradingScale(
+                await db.scalar(select(School.grading_scale).where(School.id == klass.school_id))
+            )
+        max_scores = {a.id: a.max_score for a in assignments}
+        cells = {
+            (sid, aid): (score, version, scale.letter_of(score, max_scores[aid]))
+            for sid, aid, score, version in grades
+        }
+        finals = {
+            student.id: final_fields(
+                list(assignments),
+                {a.id: cells.get((student.id, a.id), (None,))[0] for a in assignments},
+                weights,
+                scale,
+            )
+            for student in students
+        }
         locks = await state.locks.of_class(class_id)
         editors = live_grading.editors_payload(await state.presence.editors(class_id))
         body = gradebook_json(
@@ -409,7 +418,7 @@ def hand_routes(state: Any) -> list[Route]:
             list(assignments),
             list(students),
             cells,
-            {"scale": scale, "weights": weights, "locks": locks, "editors": _editors_json(editors)},
+            {"finals": finals, "locks": locks, "editors": _editors_json(editors)},
         )
         return Response(orjson.dumps(body), media_type="application/json")
 
@@ -423,9 +432,18 @@ def hand_routes(state: Any) -> list[Route]:
         course = await ctx.loaders.course_by_id.load(sheet.klass.course_id)
         locks = {(row.student.id, c.assignment_id): c.lock for row in sheet.rows for c in row.cells if c.lock}
         cells = {
-            (row.student.id, c.assignment_id): (c.score, c.version) for row in sheet.rows for c in row.cells
+            (row.student.id, c.assignment_id): (c.score, c.version, c.letter)
+            for row in sheet.rows
+            for c in row.cells
         }
-        finals = {row.student.id: row.final for row in sheet.rows}
+        finals = {
+            row.student.id: {
+                "percentage": row.final.percentage,
+                "letter": row.final.letter,
+                "gradePoints": row.final.grade_points,
+            }
+            for row in sheet.rows
+        }
         body = gradebook_json(
             {
                 "id": encode_id("Class", sheet.klass.id),
@@ -436,19 +454,11 @@ def hand_routes(state: Any) -> list[Route]:
             [row.student for row in sheet.rows],
             cells,
             {
-                "scale": sheet.scale,
-                "weights": {},
+                "finals": finals,
                 "locks": locks,
                 "editors": _editors_json(live_grading.editors_payload(sheet.editors)),
             },
         )
-        for row in body["data"]["gradebook"]["rows"]:  # the domain already computed the final grades
-            final = finals[decode_id_of(row["student"]["id"], "Student")]
-            row["finalGrade"] = {
-                "percentage": final.percentage,
-                "letter": final.letter,
-                "gradePoints": final.grade_points,
-            }
         return Response(orjson.dumps(body), media_type="application/json")
 
     return [

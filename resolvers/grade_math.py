@@ -19,7 +19,7 @@ from models.enums import AssignmentCategory
 from models.schools import DEFAULT_GRADING_SCALE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GradedWork:
     category: AssignmentCategory
     score: float
@@ -55,9 +55,29 @@ def class_percentage(
     return round(100 * weighted / total_weight, 2)
 
 
+FAILING = LetterGrade("F", 0.0)
+
+
+class GradingScale:
+    """A school's grading scale, sorted once (highest floor first) for many lookups."""
+
+    def __init__(self, scale: Sequence[Mapping[str, Any]] | None = None) -> None:
+        steps = sorted(scale or DEFAULT_GRADING_SCALE, key=lambda s: float(s["min"]), reverse=True)
+        self._steps = [(float(s["min"]), LetterGrade(str(s["letter"]), float(s["points"]))) for s in steps]
+
+    def grade(self, percentage: float) -> LetterGrade:
+        for floor, grade in self._steps:
+            if percentage >= floor:
+                return grade
+        return FAILING
+
+    def letter_of(self, score: float | None, max_score: float) -> str | None:
+        """The letter of one piece of work; None while it is ungraded."""
+        if score is None or max_score <= 0:
+            return None
+        return self.grade(100 * score / max_score).letter
+
+
 def letter_grade(percentage: float, scale: Sequence[Mapping[str, Any]] | None = None) -> LetterGrade:
-    """The letter and grade points of a percentage on the school's scale (highest floor first)."""
-    for step in sorted(scale or DEFAULT_GRADING_SCALE, key=lambda s: float(s["min"]), reverse=True):
-        if percentage >= float(step["min"]):
-            return LetterGrade(str(step["letter"]), float(step["points"]))
-    return LetterGrade("F", 0.0)
+    """The letter and grade points of a percentage on the school's scale."""
+    return GradingScale(scale).grade(percentage)

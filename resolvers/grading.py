@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -39,7 +39,7 @@ from resolvers import audit
 from resolvers.analytics import refresh_student_risk
 from resolvers.dashboards import dashboards_changed
 from resolvers.errors import Forbidden
-from resolvers.grade_math import GradedWork, class_percentage, letter_grade
+from resolvers.grade_math import GradedWork, GradingScale, class_percentage
 from resolvers.ids import decode_id_of
 from resolvers.notifications import add_notification
 from resolvers.policy import NOT_VISIBLE, require_user
@@ -80,23 +80,28 @@ async def gradebook_access(ctx: Context, class_id: int, *, edit: bool) -> Access
     return Access(klass, can_edit)
 
 
-@dataclass
+class SheetStudent(NamedTuple):
+    id: int
+    name: str
+
+
+@dataclass(slots=True)
 class Cell:
     assignment_id: int
     score: float | None
+    letter: str | None
     version: int
-    max_score: float
     lock: CellLock | None
 
 
-@dataclass
+@dataclass(slots=True)
 class SheetRow:
-    student: User
+    student: SheetStudent
     cells: list[Cell]
     final: FinalResult
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FinalResult:
     percentage: float | None
     letter: str | None
@@ -109,95 +114,93 @@ class Sheet:
     assignments: list[Assignment]
     rows: list[SheetRow]
     editors: list[Editor]
-    scale: list[dict[str, Any]] = field(default_factory=list)
 
 
-def final_result(
-    assignments: list[Assignment],
-    scores: dict[int, float | None],
-    weights: dict[Any, float],
-    scale: list[dict[str, Any]],
-    now: datetime,
-) -> FinalResult:
-    """The final grade rule: graded work counts; work past due and still ungraded counts as zero;
-    work not yet due is left out (resolvers/grade_math.py weighs the categories)."""
-    work = []
-    for assignment in assignments:
-        score = scores.get(assignment.id)
-        if score is None and assignment.due_at is not None and assignment.due_at < now:
-            score = 0.0
-        if score is not None:
-            work.append(GradedWork(assignment.category, score, assignment.max_score))
-    percentage = class_percentage(work, weights)
-    if percentage is None:
-        return FinalResult(None, None, None)
-    grade = letter_grade(percentage, scale)
-    return FinalResult(percentage, grade.letter, grade.points)
+UNGRADED: tuple[float | None, int] = (None, 0)
+
+
+@dataclass
+class SheetData:
+    """What a sheet is computed from; grades by (student, assignment): (score, version)."""
+
+    assignments: list[Assignment]
+    students: list[SheetStudent]
+    grades: dict[tuple[int, int], tuple[float | None, int]]
+    weights: dict[Any, float]
+    scale: GradingScale
+
+    def scores_of(self, student_id: int) -> dict[int, float | None]:
+        return {a.id: self.grades.get((student_id, a.id), UNGRADED)[0] for a in self.assignments}
+
+    def final_result(self, scores: dict[int, float | None], now: datetime) -> FinalResult:
+        """The final grade rule: graded work counts; work past due and still ungraded counts as
+        zero; work not yet due is left out (resolvers/grade_math.py weighs the categories)."""
+        work = []
+        for assignment in self.assignments:
+            score = scores[assignment.id]
+            if score is None and assignment.due_at is not None and assignment.due_at < now:
+                score = 0.0
+            if score is not None:
+                work.append(GradedWork(assignment.category, score, assignment.max_score))
+        percentage = class_percentage(work, self.weights)
+        if percentage is None:
+            return FinalResult(None, None, None)
+        grade = self.scale.grade(percentage)
+        return FinalResult(percentage, grade.letter, grade.points)
 
 
 async def sheet(ctx: Context, class_global_id: str) -> Sheet:
     class_id = decode_id_of(class_global_id, "Class")
     access = await gradebook_access(ctx, class_id, edit=False)
     async with ctx.session_factory() as session:
-        assignments, students, grades, weights, scale = await _sheet_rows(
-            session, class_id, access.klass.school_id
-        )
+        data = await _sheet_data(session, class_id, access.klass.school_id)
     locks = await standing_locks(ctx, class_id)
     editors = await current_editors(ctx, class_id)
     now = utcnow()
+    letter_of = data.scale.letter_of
     rows = []
-    for student in students:
-        scores = {
-            a.id: grades[(student.id, a.id)].score if (student.id, a.id) in grades else None
-            for a in assignments
-        }
-        cells = [
-            Cell(
-                assignment_id=a.id,
-                score=scores[a.id],
-                version=grades[(student.id, a.id)].version if (student.id, a.id) in grades else 0,
-                max_score=a.max_score,
-                lock=locks.get((student.id, a.id)),
-            )
-            for a in assignments
-        ]
-        rows.append(SheetRow(student, cells, final_result(assignments, scores, weights, scale, now)))
-    return Sheet(access.klass, assignments, rows, editors, scale)
+    for student in data.students:
+        cells = []
+        for a in data.assignments:
+            score, version = data.grades.get((student.id, a.id), UNGRADED)
+            lock = locks.get((student.id, a.id)) if locks else None
+            cells.append(Cell(a.id, score, letter_of(score, a.max_score), version, lock))
+        scores = {cell.assignment_id: cell.score for cell in cells}
+        rows.append(SheetRow(student, cells, data.final_result(scores, now)))
+    return Sheet(access.klass, data.assignments, rows, editors)
 
 
-async def _sheet_rows(
-    session: AsyncSession, class_id: int, school_id: int
-) -> tuple[
-    list[Assignment], list[User], dict[tuple[int, int], Grade], dict[Any, float], list[dict[str, Any]]
-]:
-    assignments = list(
-        (
-            await session.scalars(
-                select(Assignment)
-                .where(Assignment.class_id == class_id)
-                .order_by(Assignment.due_at, Assignment.id)
-            )
-        ).all()
+async def _sheet_data(session: AsyncSession, class_id: int, school_id: int) -> SheetData:
+    """Plain rows, not ORM entities: a sheet may hold 10,000 grades."""
+    assignments = (
+        await session.scalars(
+            select(Assignment)
+            .where(Assignment.class_id == class_id)
+            .order_by(Assignment.due_at, Assignment.id)
+        )
+    ).all()
+    students = (
+        await session.execute(
+            select(User.id, User.name)
+            .join(Enrollment, Enrollment.student_id == User.id)
+            .where(Enrollment.class_id == class_id, Enrollment.status == EnrollmentStatus.ACTIVE)
+            .order_by(User.name, User.id)
+        )
+    ).all()
+    grades = await session.execute(
+        select(Grade.student_id, Grade.assignment_id, Grade.score, Grade.version)
+        .join(Assignment, Assignment.id == Grade.assignment_id)
+        .where(Assignment.class_id == class_id)
     )
-    students = list(
-        (
-            await session.scalars(
-                select(User)
-                .join(Enrollment, Enrollment.student_id == User.id)
-                .where(Enrollment.class_id == class_id, Enrollment.status == EnrollmentStatus.ACTIVE)
-                .order_by(User.name, User.id)
-            )
-        ).all()
-    )
-    grades = {
-        (g.student_id, g.assignment_id): g
-        for g in (
-            await session.scalars(select(Grade).join(Assignment).where(Assignment.class_id == class_id))
-        ).all()
-    }
     weights = (await category_weights(session, {class_id})).get(class_id, {})
-    scale = (await session.scalar(select(School.grading_scale).where(School.id == school_id))) or []
-    return assignments, students, grades, weights, scale
+    scale = await session.scalar(select(School.grading_scale).where(School.id == school_id))
+    return SheetData(
+        assignments=list(assignments),
+        students=[SheetStudent(*row) for row in students],
+        grades={(sid, aid): (score, version) for sid, aid, score, version in grades},
+        weights=weights,
+        scale=GradingScale(scale),
+    )
 
 
 @dataclass
@@ -272,7 +275,7 @@ async def _write(
     notification_id = await _record_change(session, ctx, grade, assignment, old_score)
     # The transaction's own session: a writer holding SQLite's lock must not wait for another connection.
     scale = await session.scalar(select(School.grading_scale).where(School.id == user.school_id))
-    letter = letter_grade(100 * score / assignment.max_score, scale).letter if score is not None else None
+    letter = GradingScale(scale).letter_of(score, assignment.max_score)
     return WrittenGrade(grade, class_id, user, notification_id, letter)
 
 
@@ -442,21 +445,15 @@ async def history(
         return list((await session.scalars(query)).all())
 
 
-async def calculate_final_grades(ctx: Context, class_global_id: str) -> list[tuple[User, FinalResult]]:
+async def calculate_final_grades(
+    ctx: Context, class_global_id: str
+) -> list[tuple[SheetStudent, FinalResult]]:
     class_id = decode_id_of(class_global_id, "Class")
     access = await gradebook_access(ctx, class_id, edit=True)
     now = utcnow()
     async with ctx.writer.begin() as session:
-        assignments, students, grades, weights, scale = await _sheet_rows(
-            session, class_id, access.klass.school_id
-        )
-        results = []
-        for student in students:
-            scores = {
-                a.id: grades[(student.id, a.id)].score if (student.id, a.id) in grades else None
-                for a in assignments
-            }
-            results.append((student, final_result(assignments, scores, weights, scale, now)))
+        data = await _sheet_data(session, class_id, access.klass.school_id)
+        results = [(student, data.final_result(data.scores_of(student.id), now)) for student in data.students]
         await session.execute(delete(FinalGrade).where(FinalGrade.class_id == class_id))
         rows = [
             {

@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -77,7 +77,7 @@ def schema_extensions(settings: Settings) -> list[type[SchemaExtension] | Callab
     The depth and alias rules are built once: `ValidationCache` keys its cache on the rule
     classes, and `QueryDepthLimiter`/`MaxAliasesLimiter` would build new ones per operation,
     so no validation would ever be served from the cache."""
-    limit_rules = [
+    limit_rules: list[type[ASTValidationRule]] = [
         query_depth_limiter.create_validator(settings.max_query_depth, None, None),
         max_aliases.create_validator(settings.max_aliases),
     ]

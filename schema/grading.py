@@ -12,7 +12,6 @@ import strawberry
 from models import Assignment as AssignmentModel
 from models import Grade as GradeModel
 from resolvers import grading, live_grading, reports
-from resolvers.grade_math import letter_grade
 from resolvers.grading import Cell, FinalResult, GradeInput, WrittenGrade
 from resolvers.ids import encode_id
 from schema.academics import Class
@@ -28,12 +27,6 @@ def _student_id(pk: int) -> strawberry.ID:
 
 def _assignment_id(pk: int) -> strawberry.ID:
     return strawberry.ID(encode_id("Assignment", pk))
-
-
-def _letter(score: float | None, max_score: float, scale: list[dict[str, Any]]) -> str | None:
-    if score is None or max_score <= 0:
-        return None
-    return letter_grade(100 * score / max_score, scale).letter
 
 
 @strawberry.type
@@ -87,11 +80,12 @@ class GradeCell:
     lock: CellLock | None
 
     @classmethod
-    def from_cell(cls, cell: Cell, scale: list[dict[str, Any]]) -> GradeCell:
+    def from_cell(cls, cell: Cell, assignment_ids: dict[int, strawberry.ID]) -> GradeCell:
+        """`assignment_ids`: the sheet's assignments' global ids, encoded once, not once per cell."""
         return cls(
-            assignment_id=_assignment_id(cell.assignment_id),
+            assignment_id=assignment_ids[cell.assignment_id],
             score=cell.score,
-            letter=_letter(cell.score, cell.max_score, scale),
+            letter=cell.letter,
             version=cell.version,
             lock=CellLock.from_lock(cell.lock) if cell.lock else None,
         )
@@ -352,13 +346,14 @@ class GradingQueries:
     @strawberry.field(description="The grade sheet of a class: teachers and admins edit it, staff read it.")
     async def gradebook(self, info: Info, class_id: strawberry.ID) -> Gradebook:
         sheet = await grading.sheet(info.context, class_id)
+        assignment_ids = {a.id: _assignment_id(a.id) for a in sheet.assignments}
         return Gradebook(
             class_=Class.from_model(sheet.klass),
             assignments=[Assignment.from_model(a) for a in sheet.assignments],
             rows=[
                 GradebookRow(
                     student=GradebookStudent(id=_student_id(row.student.id), name=row.student.name),
-                    cells=[GradeCell.from_cell(cell, sheet.scale) for cell in row.cells],
+                    cells=[GradeCell.from_cell(cell, assignment_ids) for cell in row.cells],
                     final_grade=FinalGrade.of(row.final),
                 )
                 for row in sheet.rows
