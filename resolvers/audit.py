@@ -55,6 +55,19 @@ async def record_many(
     **detail: Any,
 ) -> None:
     """The same write to many subjects, in one statement."""
+    await record_each(
+        session, ctx, action, subject_type, [(subject_id, detail) for subject_id in subject_ids]
+    )
+
+
+async def record_each(
+    session: AsyncSession,
+    ctx: Context,
+    action: str,
+    subject_type: str,
+    entries: Iterable[tuple[int, dict[str, Any]]],
+) -> None:
+    """One action on many subjects, each with its own detail, in one statement."""
     user = ctx.user
     at = utcnow()
     rows = [
@@ -68,7 +81,7 @@ async def record_many(
             "at": at,
             "detail": detail,
         }
-        for subject_id in subject_ids
+        for subject_id, detail in entries
     ]
     if rows:
         await session.execute(insert(AuditEntry), rows)

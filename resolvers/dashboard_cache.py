@@ -48,7 +48,10 @@ class RefreshQueue(Protocol):
 
     async def take(self, wait_seconds: int) -> int | None: ...
 
-    async def done(self, student_id: int) -> None: ...
+    async def take_more(self, limit: int) -> list[int]:
+        """Up to `limit` more queued jobs, without waiting."""
+
+    async def done(self, student_ids: list[int]) -> None: ...
 
     async def depth(self) -> int: ...
 
@@ -153,8 +156,14 @@ class MemoryRefreshQueue:
         except TimeoutError:
             return None
 
-    async def done(self, student_id: int) -> None:
-        self._queued.discard(student_id)
+    async def take_more(self, limit: int) -> list[int]:
+        taken: list[int] = []
+        while len(taken) < limit and not self._queue.empty():
+            taken.append(self._queue.get_nowait())
+        return taken
+
+    async def done(self, student_ids: list[int]) -> None:
+        self._queued.difference_update(student_ids)
 
     async def depth(self) -> int:
         return self._queue.qsize()
@@ -178,9 +187,21 @@ class RedisRefreshQueue:
         taken = await self.redis.blmove(self.QUEUE, self.PROCESSING, wait_seconds, "RIGHT", "LEFT")
         return None if taken is None else int(taken)
 
-    async def done(self, student_id: int) -> None:
-        await self.redis.lrem(self.PROCESSING, 1, str(student_id))
-        await self.redis.srem(self.QUEUED, str(student_id))
+    async def take_more(self, limit: int) -> list[int]:
+        taken: list[int] = []
+        while len(taken) < limit:
+            moved = await self.redis.lmove(self.QUEUE, self.PROCESSING, "RIGHT", "LEFT")
+            if moved is None:
+                break
+            taken.append(int(moved))
+        return taken
+
+    async def done(self, student_ids: list[int]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for student_id in student_ids:
+                pipe.lrem(self.PROCESSING, 1, str(student_id))
+            pipe.srem(self.QUEUED, *map(str, student_ids))
+            await pipe.execute()
 
     async def depth(self) -> int:
         return int(await self.redis.llen(self.QUEUE))

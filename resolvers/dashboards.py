@@ -50,6 +50,7 @@ SECTION_SERVICES = {
     "aiCoach": "ai_coach",
 }
 MAX_ACTION_LENGTH = 80
+REFRESH_BATCH = 50  # dashboards assembled together (the services take up to 100 students a call)
 
 
 async def student_for_dashboard(ctx: Context, student_global_id: str | None) -> int:
@@ -198,11 +199,21 @@ async def dashboards_changed(app: AppState, student_ids: list[int]) -> None:
         log.warning("dashboards of %s not invalidated: %s", student_ids, type(error).__name__)
 
 
-async def refresh(app: AppState, student_id: int) -> None:
-    """Assembles, caches and pushes one dashboard (a refresh job)."""
-    assembled = await assemble(app, Loaders(app.session_factory, app.services), student_id)
-    await app.dashboards.put(student_id, assembled)
-    await app.bus.publish(student_dashboard_channel(student_id), {"dashboard": assembled})
+async def refresh(app: AppState, student_ids: list[int]) -> None:
+    """Assembles, caches and pushes these dashboards (a batch of refresh jobs). They share one
+    set of loaders, so the batch costs one call per microservice, not one per student."""
+    loaders = Loaders(app.session_factory, app.services)
+    assembled = await asyncio.gather(
+        *(assemble(app, loaders, student_id) for student_id in student_ids), return_exceptions=True
+    )
+    for student_id, dashboard in zip(student_ids, assembled, strict=True):
+        if isinstance(dashboard, CONNECTION_ERRORS):
+            raise dashboard
+        if isinstance(dashboard, BaseException):
+            log.error("refreshing the dashboard of student %s failed", student_id, exc_info=dashboard)
+            continue
+        await app.dashboards.put(student_id, dashboard)
+        await app.bus.publish(student_dashboard_channel(student_id), {"dashboard": dashboard})
 
 
 async def refresh_forever(
@@ -212,7 +223,7 @@ async def refresh_forever(
     stale_every: float = 30.0,
     extra: Callable[[], Awaitable[Any]] | None = None,
 ) -> None:
-    """The refresh worker: takes queued dashboards one by one; every `stale_every` seconds it
+    """The refresh worker: takes queued dashboards in batches; every `stale_every` seconds it
     queues the stale ones (so that hot dashboards stay warm) and runs `extra` (the outbox).
     While Redis is unreachable it waits and tries again; jobs taken by a worker that died go
     back to the queue when a worker starts (`recover`). Setting `stop` ends it between jobs,
@@ -232,7 +243,9 @@ async def refresh_forever(
                     await extra()
             student_id = await _take_unless_stopped(app, stop)
             if student_id is not None:
-                await _refresh_job(app, student_id)
+                batch = [student_id, *await app.refresh_queue.take_more(REFRESH_BATCH - 1)]
+                await refresh(app, batch)
+                await app.refresh_queue.done(batch)
         except CONNECTION_ERRORS as error:
             log.warning("dashboard refresh paused, Redis unreachable: %s", type(error).__name__)
             await asyncio.sleep(1.0)
@@ -249,16 +262,6 @@ async def _take_unless_stopped(app: AppState, stop: asyncio.Event) -> int | None
         await asyncio.gather(take, return_exceptions=True)
         return None
     return take.result()
-
-
-async def _refresh_job(app: AppState, student_id: int) -> None:
-    try:
-        await refresh(app, student_id)
-    except CONNECTION_ERRORS:
-        raise
-    except Exception:
-        log.exception("refreshing the dashboard of student %s failed", student_id)
-    await app.refresh_queue.done(student_id)
 
 
 async def track_action(ctx: Context, action: str, target_id: str | None) -> list[Problem]:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,31 +45,49 @@ DELIVERY_BATCH = 100
 log = logging.getLogger(__name__)
 
 
-async def add_notifications(
-    session: AsyncSession, settings: Settings, user_ids: Iterable[int], kind: str, title: str, body: str
-) -> dict[int, int]:
-    """One notification for each user, in the caller's transaction: {user id: notification id}."""
+class NewNotification(NamedTuple):
+    user_id: int
+    kind: str
+    title: str
+    body: str
+
+
+async def add_each(session: AsyncSession, settings: Settings, notes: list[NewNotification]) -> list[int]:
+    """The notifications, in the caller's transaction, in one statement: their ids, in order.
+
+    Ids are matched to notes by content rather than by asking for RETURNING in parameter order,
+    which SQLAlchemy can only do on SQLite one row per statement; equal notes are
+    interchangeable, so which of their ids each gets does not matter."""
+    if not notes:
+        return []
     created_at = utcnow()
-    rows = [
-        {"user_id": user_id, "kind": kind, "title": title, "body": body, "created_at": created_at}
-        for user_id in dict.fromkeys(user_ids)
-    ]
-    if not rows:
-        return {}
     inserted = await session.execute(
-        insert(Notification).returning(Notification.user_id, Notification.id),
-        rows,
+        insert(Notification).returning(
+            Notification.id, Notification.user_id, Notification.kind, Notification.title, Notification.body
+        ),
+        [note._asdict() | {"created_at": created_at} for note in notes],
     )
-    ids: dict[int, int] = dict(inserted.all())
+    ids_of: defaultdict[NewNotification, list[int]] = defaultdict(list)
+    for notification_id, user_id, kind, title, body in inserted:
+        ids_of[NewNotification(user_id, kind, title, body)].append(notification_id)
+    ids = [ids_of[note].pop() for note in notes]
     if settings.services["notifications"].enabled:
         await session.execute(
             insert(NotificationOutbox),
-            [
-                {"notification_id": notification_id, "next_attempt_at": created_at}
-                for notification_id in ids.values()
-            ],
+            [{"notification_id": notification_id, "next_attempt_at": created_at} for notification_id in ids],
         )
     return ids
+
+
+async def add_notifications(
+    session: AsyncSession, settings: Settings, user_ids: Iterable[int], kind: str, title: str, body: str
+) -> dict[int, int]:
+    """The same notification for each user: {user id: notification id}."""
+    users = list(dict.fromkeys(user_ids))
+    ids = await add_each(
+        session, settings, [NewNotification(user_id, kind, title, body) for user_id in users]
+    )
+    return dict(zip(users, ids, strict=True))
 
 
 async def add_notification(

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import strawberry
 
 from models import Assignment as AssignmentModel
-from models import Grade as GradeModel
-from resolvers import grading, live_grading, reports
-from resolvers.grading import Cell, FinalResult, GradeInput, WrittenGrade
+from resolvers import grade_writes, grading, live_grading, reports
+from resolvers.grade_writes import GradeInput, WrittenGrade
+from resolvers.grading import Cell, FinalResult
 from resolvers.ids import encode_id
 from schema.academics import Class
 from schema.base import Info, Node, OkPayload, UserError, user_errors
@@ -158,7 +158,7 @@ class Grade(Node):
 
     @classmethod
     def from_written(cls, written: WrittenGrade) -> Grade:
-        grade: GradeModel = written.grade
+        grade = written.grade
         return cls(
             id=strawberry.ID(encode_id("Grade", grade.id)),
             score=grade.score,
@@ -422,14 +422,14 @@ class GradingMutations:
         description="Writes one cell (VERSION_CONFLICT, CELL_LOCKED and INVALID are userErrors)."
     )
     async def update_grade(self, info: Info, input: UpdateGradeInput) -> UpdateGradePayload:
-        result = await grading.update_grade(info.context, _grade_input(input))
+        result = await grade_writes.update_grade(info.context, _grade_input(input))
         if isinstance(result, list):
             return UpdateGradePayload(grade=None, user_errors=user_errors(result))
         return UpdateGradePayload(grade=Grade.from_written(result), user_errors=[])
 
     @strawberry.mutation(description="Many cells: all or nothing (atomic, the default), or each on its own.")
     async def bulk_update_grades(self, info: Info, input: BulkUpdateGradesInput) -> BulkUpdateGradesPayload:
-        written, problems = await grading.bulk_update(
+        written, problems = await grade_writes.bulk_update(
             info.context,
             str(input.class_id),
             [_grade_input(item) for item in input.updates],

@@ -10,10 +10,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models import Assignment, CategoryWeight, ClassTeacher, GradeChange, Notification
+from config import Settings
+from models import Assignment, CategoryWeight, ClassTeacher, Enrollment, GradeChange, Notification
 from models.enums import AssignmentCategory
 from resolvers.ids import encode_id
 from tests.clients import GraphQLClient
+from tests.conftest import http_client_for
 from tests.contract.documents import contract_operation
 from tests.factories import Factory, SchoolData
 
@@ -209,6 +211,78 @@ async def test_atomic_bulk_with_one_bad_item_writes_nothing(
     ]
     assert (partial["processedCount"], partial["failedCount"]) == (1, 1)
     assert [g["score"] for g in partial["grades"]] == [7.0]
+
+
+async def test_a_partial_bulk_reports_a_stale_cell_and_writes_the_rest(
+    gql: GraphQLClient, factory: Factory, north: SchoolData, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    first, second = await add_assignments(session_factory, north, -2, -1)
+    teacher = gql.as_user(factory.token(north.teacher))
+    await update(teacher, north, first, 5, 0)
+    items = [
+        cell(north, first) | {"score": 6, "expectedVersion": 0},  # stale: it is at version 1
+        cell(north, second) | {"score": 8, "expectedVersion": 0},
+        cell(north, second) | {"score": 9, "expectedVersion": 1},  # the same cell again, after the item above
+    ]
+    class_id = encode_id("Class", north.klass.id)
+    result = (await teacher.data(BULK, {"input": {"classId": class_id, "updates": items, "atomic": False}}))[
+        "bulkUpdateGrades"
+    ]
+    assert (result["processedCount"], result["failedCount"]) == (2, 1)
+    assert result["userErrors"] == [
+        {
+            "field": ["input", "updates", "0"],
+            "message": "Someone changed this grade first; reload it and try again.",
+            "code": "VERSION_CONFLICT",
+        }
+    ]
+    assert [(g["score"], g["version"]) for g in result["grades"]] == [(8.0, 1), (9.0, 2)]
+    sheet = (await teacher.data(GRADEBOOK, {"classId": class_id}))["gradebook"]
+    [row] = [r for r in sheet["rows"] if r["student"]["id"] == encode_id("Student", north.student.id)]
+    assert [(c["score"], c["version"]) for c in row["cells"]] == [(5.0, 1), (9.0, 2)]
+    async with session_factory() as session:
+        notified = await session.scalars(
+            select(Notification.title)
+            .where(Notification.user_id == north.student.id)
+            .order_by(Notification.id)
+        )
+        assert list(notified) == ["Grade posted: Quiz 0", "Grade posted: Quiz 1", "Grade changed: Quiz 1"]
+
+
+async def test_a_bulk_write_costs_one_statement_per_cell_not_a_dozen(
+    factory: Factory, north: SchoolData, session_factory: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """History, notifications, risk snapshots and audit entries are written once per batch."""
+    assignments = await add_assignments(session_factory, north, -6, -5, -4, -3, -2, -1)
+    students = [north.student, north.other_student]
+    async with session_factory.begin() as session:
+        session.add(Enrollment(class_id=north.klass.id, student_id=north.other_student.id))
+    token = factory.token(north.teacher)
+    class_id = encode_id("Class", north.klass.id)
+
+    async def statements(cells: int) -> int:
+        updates = [
+            {"studentId": encode_id("Student", s.id), "assignmentId": a, "score": float(cells % 10)}
+            for a in assignments
+            for s in students
+        ][:cells]
+        async with http_client_for(settings.model_copy(update={"debug_metrics": True})) as http:
+            response = await http.post(
+                "/graphql",
+                json={"query": BULK, "variables": {"input": {"classId": class_id, "updates": updates}}},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        body = response.json()
+        assert body["data"]["bulkUpdateGrades"]["processedCount"] == cells, body
+        count: int = body["extensions"]["metrics"]["sqlStatements"]
+        return count
+
+    await statements(12)  # every cell graded: the batches measured below are alike but for size
+    few, many = await statements(2), await statements(12)
+    # Each cell's own UPDATE or INSERT, and on SQLite its notification's INSERT ... RETURNING,
+    # which SQLAlchemy sends one row at a time there to keep the ids in order.
+    per_cell = 2 if settings.database_url.startswith("sqlite") else 1
+    assert many - few <= per_cell * (12 - 2), (few, many)
 
 
 async def test_final_grades_are_calculated_and_stored(
