@@ -54,6 +54,16 @@ class Course(Node):
         return chain
 
 
+@strawberry.type(description="A student as lists show them: enough to name and open them.")
+class StudentSummary:
+    id: strawberry.ID
+    name: str
+
+    @classmethod
+    def of(cls, student_id: int, name: str) -> StudentSummary:
+        return cls(id=strawberry.ID(encode_id("Student", student_id)), name=name)
+
+
 @strawberry.type
 class Teacher(Node):
     name: str

@@ -14,7 +14,7 @@ from resolvers import grade_writes, grading, live_grading, reports
 from resolvers.grade_writes import GradeInput, WrittenGrade
 from resolvers.grading import Cell, FinalResult
 from resolvers.ids import encode_id
-from schema.academics import Class
+from schema.academics import Class, StudentSummary
 from schema.base import Info, Node, OkPayload, UserError, user_errors
 from schema.enums import AssignmentCategory
 from schema.users import User
@@ -102,18 +102,12 @@ class FinalGrade:
         return cls(percentage=result.percentage, letter=result.letter, grade_points=result.grade_points)
 
 
-@strawberry.type
-class GradebookStudent:
-    id: strawberry.ID
-    name: str
-
-
 FINAL_GRADE_RULE = "By category weights; work past due and ungraded counts as zero, work not yet due doesn't."
 
 
 @strawberry.type
 class GradebookRow:
-    student: GradebookStudent
+    student: StudentSummary
     cells: list[GradeCell]
     final_grade: FinalGrade = strawberry.field(description=FINAL_GRADE_RULE)
 
@@ -255,7 +249,7 @@ class UnlockGradeCellPayload:
 
 @strawberry.type
 class FinalGradeResult:
-    student: GradebookStudent
+    student: StudentSummary
     percentage: float | None
     letter: str | None
     grade_points: float | None
@@ -352,7 +346,7 @@ class GradingQueries:
             assignments=[Assignment.from_model(a) for a in sheet.assignments],
             rows=[
                 GradebookRow(
-                    student=GradebookStudent(id=_student_id(row.student.id), name=row.student.name),
+                    student=StudentSummary.of(row.student.id, row.student.name),
                     cells=[GradeCell.from_cell(cell, assignment_ids) for cell in row.cells],
                     final_grade=FinalGrade.of(row.final),
                 )
@@ -470,7 +464,7 @@ class GradingMutations:
         return CalculateFinalGradesPayload(
             final_grades=[
                 FinalGradeResult(
-                    student=GradebookStudent(id=_student_id(student.id), name=student.name),
+                    student=StudentSummary.of(student.id, student.name),
                     percentage=r.percentage,
                     letter=r.letter,
                     grade_points=r.grade_points,

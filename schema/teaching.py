@@ -20,7 +20,7 @@ from resolvers.attendance import Entry
 from resolvers.ids import encode_id
 from resolvers.progress import NewAssessment
 from resolvers.sessions import Completion, EarningsReport
-from schema.academics import Class, Teacher
+from schema.academics import Class, StudentSummary, Teacher
 from schema.base import Connection, Info, Node, UserError, connection_from_page, user_errors
 from schema.enums import AttendanceStatus, RiskLevel, SessionStatus
 from schema.grading import Assignment, Person
@@ -32,16 +32,6 @@ Json = dict[str, Any]
 def money(cents: int) -> Decimal:
     """Integer cents as an exact two-place Decimal (serialized as a string, never a float)."""
     return Decimal(cents).scaleb(-2)
-
-
-@strawberry.type(description="A student as lists show them: enough to name and open them.")
-class StudentSummary:
-    id: strawberry.ID
-    name: str
-
-    @classmethod
-    def of(cls, student_id: int, name: str) -> StudentSummary:
-        return cls(id=strawberry.ID(encode_id("Student", student_id)), name=name)
 
 
 @strawberry.type
