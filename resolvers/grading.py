@@ -225,6 +225,8 @@ async def calculate_final_grades(
     access = await gradebook_access(ctx, class_id, edit=True)
     now = utcnow()
     async with ctx.writer.begin() as session:
+        # One calculation of a class at a time: the next one waits, then replaces these rows.
+        await session.execute(select(Class.id).where(Class.id == class_id).with_for_update())
         data = await _sheet_data(session, class_id, access.klass.school_id)
         results = [(student, data.final_result(data.scores_of(student.id), now)) for student in data.students]
         await session.execute(delete(FinalGrade).where(FinalGrade.class_id == class_id))

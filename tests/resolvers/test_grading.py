@@ -11,7 +11,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config import Settings
-from models import Assignment, CategoryWeight, ClassTeacher, Enrollment, GradeChange, Notification
+from models import (
+    Assignment,
+    CategoryWeight,
+    ClassTeacher,
+    Enrollment,
+    FinalGrade,
+    GradeChange,
+    Notification,
+)
 from models.enums import AssignmentCategory
 from resolvers.ids import encode_id
 from tests.clients import GraphQLClient
@@ -300,6 +308,22 @@ async def test_final_grades_are_calculated_and_stored(
     )
     assert staff["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     del missing
+
+
+async def test_final_grades_calculated_at_once_by_several_editors_all_succeed(
+    gql: GraphQLClient, factory: Factory, north: SchoolData, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    [quiz] = await add_assignments(session_factory, north, -1)
+    teacher = gql.as_user(factory.token(north.teacher))
+    admin = gql.as_user(factory.token(north.admin))
+    await update(teacher, north, quiz, 8, 0)
+    variables = {"input": {"classId": encode_id("Class", north.klass.id)}}
+    results = await asyncio.gather(*(client.data(FINALS, variables) for client in [teacher, admin] * 4))
+    for result in results:
+        [final] = result["calculateFinalGrades"]["finalGrades"]
+        assert final["percentage"] == 80.0
+    async with session_factory() as session:
+        assert await session.scalar(select(func.count()).select_from(FinalGrade)) == 1
 
 
 async def test_exports_and_transcripts_are_signed_files(
