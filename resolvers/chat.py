@@ -29,7 +29,7 @@ from resolvers.attachments import check_files, stored_files
 from resolvers.errors import BadInput, Forbidden
 from resolvers.ids import decode_id, decode_id_of
 from resolvers.notifications import add_notifications, announce
-from resolvers.pagination import cursor_id, decode_cursor, encode_cursor, page_size
+from resolvers.pagination import cursor_id, cursor_key, cursor_time, decode_cursor, encode_cursor, page_size
 from resolvers.policy import NOT_VISIBLE, may_contact, require_user
 from resolvers.problems import Problem
 from subscriptions.channels import conversation_channel
@@ -198,7 +198,7 @@ async def conversations(ctx: Context, *, first: int | None, after: str | None) -
 def _decode_activity(cursor: str) -> tuple[datetime, int]:
     try:
         at, pk = json.loads(decode_cursor(cursor))
-        return datetime.fromisoformat(at), int(pk)
+        return cursor_time(at), cursor_key(int(pk))
     except (ValueError, TypeError) as error:
         raise BadInput("Not a valid cursor.") from error
 

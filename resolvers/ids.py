@@ -7,6 +7,10 @@ import binascii
 
 from resolvers.errors import InvalidId
 
+# Primary keys are INTEGER columns: a larger number names no row, and PostgreSQL refuses it
+# as a query argument (an unexpected error, not "not found").
+MAX_PK = 2**31 - 1
+
 
 def encode_id(type_name: str, pk: int) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
@@ -20,7 +24,7 @@ def decode_id(global_id: str) -> tuple[str, int]:
         pk = int(raw_pk)
     except (ValueError, UnicodeError, binascii.Error) as error:
         raise InvalidId from error
-    if not type_name or pk <= 0 or len(global_id) > 100:
+    if not type_name or not 0 < pk <= MAX_PK or len(global_id) > 100:
         raise InvalidId
     return type_name, pk
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, func, select
@@ -12,9 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from resolvers.errors import BadInput
+from resolvers.ids import MAX_PK
 
 T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 20
+DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII only: str.isdigit() also takes "²", which int() refuses
 
 
 @dataclass
@@ -48,13 +52,30 @@ def decode_cursor(cursor: str) -> str:
         raise BadInput("Not a valid cursor.") from error
 
 
+def cursor_key(value: object) -> int:
+    """The row id in a cursor: a primary key (1 to MAX_PK), or the cursor is not one of ours."""
+    if type(value) is not int or not 0 < value <= MAX_PK:
+        raise BadInput("Not a valid cursor.")
+    return value
+
+
+def cursor_time(value: object) -> datetime:
+    """The time in a cursor: ISO 8601 with a zone, as our cursors carry it (times are stored
+    with one; a naive time cannot be compared with them)."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BadInput("Not a valid cursor.")
+    return moment
+
+
 def cursor_id(after: str | None) -> int | None:
     if after is None:
         return None
     raw = decode_cursor(after)
-    if not raw.isdigit() or len(raw) > 18:
-        raise BadInput("Not a valid cursor.")
-    return int(raw)
+    return cursor_key(int(raw) if DIGITS.fullmatch(raw) else None)
 
 
 async def newest_first(

@@ -20,9 +20,17 @@ from sqlalchemy import and_, func, or_, select
 from models import Assessment, StudentProfile, User
 from models.base import utcnow
 from resolvers import audit
-from resolvers.errors import BadInput, Forbidden
+from resolvers.errors import Forbidden
 from resolvers.ids import decode_id_of
-from resolvers.pagination import Page, decode_cursor, encode_cursor, page_size
+from resolvers.pagination import (
+    DIGITS,
+    Page,
+    cursor_key,
+    cursor_time,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
 from resolvers.policy import NOT_VISIBLE, Relation, relation_to_student, require_user
 from resolvers.problems import Problem
 from resolvers.students import get_student
@@ -113,13 +121,7 @@ async def assessments(
 
 def _decode_cursor(cursor: str) -> tuple[datetime, int]:
     at, _, raw_id = decode_cursor(cursor).partition("|")
-    try:
-        moment, assessment_id = datetime.fromisoformat(at), int(raw_id)
-    except ValueError as error:
-        raise BadInput("Not a valid cursor.") from error
-    if moment.tzinfo is None:
-        raise BadInput("Not a valid cursor.")
-    return moment, assessment_id
+    return cursor_time(at), cursor_key(int(raw_id) if DIGITS.fullmatch(raw_id) else None)
 
 
 @dataclass

@@ -33,7 +33,7 @@ from resolvers.errors import BadInput, Forbidden
 from resolvers.ids import decode_id_of
 from resolvers.media import MediaStore
 from resolvers.notifications import add_notifications, announce
-from resolvers.pagination import decode_cursor, encode_cursor, page_size
+from resolvers.pagination import cursor_key, decode_cursor, encode_cursor, page_size
 from resolvers.photos import PhotoRejected, normalize_photo, read_upload_limited
 from resolvers.policy import (
     NOT_VISIBLE,
@@ -190,7 +190,7 @@ async def search(
     sort = _sort_column(ctx, order)
     page_query = base.add_columns(sort.label("sort_value"))
     if after is not None:
-        sort_value, last_id = _decode_search_cursor(after)
+        sort_value, last_id = _decode_search_cursor(after, numeric=order.field == "RISK_SCORE")
         position = tuple_(sort, User.id)
         mark = tuple_(literal(sort_value), literal(last_id))
         page_query = page_query.where(position < mark if order.descending else position > mark)
@@ -232,14 +232,17 @@ def _encode_search_cursor(sort_value: Any, student_id: int) -> str:
     return encode_cursor(json.dumps([sort_value, student_id]))
 
 
-def _decode_search_cursor(cursor: str) -> tuple[Any, int]:
+def _decode_search_cursor(cursor: str, *, numeric: bool) -> tuple[Any, int]:
+    """The sort value must be of the order's type (a number for RISK_SCORE, a string for the
+    others): PostgreSQL does not compare text with a number."""
     try:
         sort_value, student_id = json.loads(decode_cursor(cursor))
     except (ValueError, TypeError) as error:
         raise BadInput("Not a valid cursor.") from error
-    if not isinstance(student_id, int) or not isinstance(sort_value, str | int | float):
+    sort_types = (int, float) if numeric else (str,)
+    if isinstance(sort_value, bool) or not isinstance(sort_value, sort_types):
         raise BadInput("Not a valid cursor.")
-    return sort_value, student_id
+    return sort_value, cursor_key(student_id)
 
 
 async def at_risk(ctx: Context, threshold: float, first: int | None) -> tuple[list[StudentRow], int]:

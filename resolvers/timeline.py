@@ -31,7 +31,7 @@ from models import (
 from models.base import UTCDateTime, utcnow
 from models.enums import SessionStatus
 from resolvers.errors import BadInput
-from resolvers.pagination import decode_cursor, encode_cursor, page_size
+from resolvers.pagination import cursor_key, cursor_time, decode_cursor, encode_cursor, page_size
 
 if TYPE_CHECKING:
     from context import Context
@@ -116,7 +116,7 @@ async def timeline(
 def _decode(cursor: str) -> tuple[datetime, str, int]:
     try:
         at, kind, source_id = json.loads(decode_cursor(cursor))
-        return datetime.fromisoformat(at), str(kind), int(source_id)
+        return cursor_time(at), str(kind), cursor_key(int(source_id))
     except (ValueError, TypeError) as error:
         raise BadInput("Not a valid cursor.") from error
 

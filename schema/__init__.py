@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection
+from strawberry.file_uploads import Upload
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -16,6 +17,8 @@ from schema.academics import Class, Course, Teacher
 from schema.extensions import is_unexpected, schema_extensions
 from schema.root import Mutation, Query, Subscription
 from schema.students import Student
+from schema.text import RejectNulText
+from schema.uploads import UploadDefinition
 from schema.users import School, User
 
 log = logging.getLogger("campusgraph.errors")
@@ -35,7 +38,7 @@ class CampusSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    extensions: list[Any] = schema_extensions(settings)
+    extensions: list[Any] = [*schema_extensions(settings), RejectNulText]
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)
     return CampusSchema(
@@ -45,4 +48,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         types=NODE_TYPES,
         extensions=extensions,
         config=StrawberryConfig(),
+        scalar_overrides={Upload: UploadDefinition},
     )

@@ -118,3 +118,24 @@ async def test_uploads_need_staff_of_the_school_and_a_preflight_header(
     forged = await upload(http, factory.token(north.staff), student_id, png_with_gps(), "p.png", headers={})
     assert forged.status_code == 400
     assert stored_files(settings) == []
+
+
+async def test_a_photo_that_is_not_a_file_is_invalid_input(http: httpx.AsyncClient, factory: Factory) -> None:
+    """Found by fuzzing: a string where a file goes reached the resolver and failed there
+    (INTERNAL_SERVER_ERROR). A literal or a JSON variable is refused before execution."""
+    north = await factory.school("north")
+    student_id = encode_id("Student", north.student.id)
+    headers = {"Authorization": f"Bearer {factory.token(north.admin)}"}
+    literal = 'mutation($s: ID!) { uploadStudentPhoto(input: {studentId: $s, photo: "x"}) { __typename } }'
+    as_variable = {"input": {"studentId": student_id, "photo": "x"}}
+    attachment = {"input": {"conversationId": encode_id("Conversation", 1), "body": "hi", "attachments": [7]}}
+    for body in (
+        {"query": literal, "variables": {"s": student_id}},
+        {"query": UPLOAD, "variables": as_variable},
+        {"query": contract_operation("SendMessage"), "variables": attachment},
+    ):
+        response = await http.post("/graphql", json=body, headers=headers)
+        errors = response.json()["errors"]
+        assert [e["message"] for e in errors if "Upload takes a file" in e["message"]], errors
+        assert all(e.get("extensions", {}).get("code") != "INTERNAL_SERVER_ERROR" for e in errors), errors
+        assert "data" not in response.json() or response.json()["data"] is None
