@@ -1,17 +1,31 @@
-"""The async engine and session factories, and the SQL statement count of an operation (metrics)."""
+"""The async engine and session factories, the SQL statement count of an operation (metrics),
+and what counts as "the database is unavailable" (an outage, not a bug)."""
 
 from __future__ import annotations
 
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from config import Settings
 
 WRITER_OPTION = "campusgraph_writer"
+
+# PostgreSQL: how long to wait for a new connection, for a free one in the pool, and for one
+# statement. A database that refuses connections fails a request at once; one that stopped
+# answering fails it within these bounds instead of hanging it. The pool checks a connection
+# before lending it (pre-ping), so the connections of a restarted server are replaced, not
+# handed out dead.
+CONNECT_TIMEOUT_SECONDS = 5.0
+POOL_TIMEOUT_SECONDS = 10.0
+STATEMENT_TIMEOUT_SECONDS = 60.0
+
+# SQLSTATEs of a lost or refused connection: class 08 (connection exception), the server shutting
+# down or starting up (57P01-57P03), and no connection slot left (53300).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
 
 # The statements of the current operation, when something is counting (the metrics extension).
 operation_statements: ContextVar[list[int] | None] = ContextVar("operation_statements", default=None)
@@ -25,10 +39,50 @@ def create_engine(settings: Settings) -> AsyncEngine:
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     else:
         engine = create_async_engine(
-            url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800
+            url,
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            pool_timeout=POOL_TIMEOUT_SECONDS,
+            connect_args={"timeout": CONNECT_TIMEOUT_SECONDS, "command_timeout": STATEMENT_TIMEOUT_SECONDS},
         )
+        event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
     return engine
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached: connection refused, timed out or lost."""
+
+
+def is_database_unavailable(error: BaseException | None) -> bool:
+    """Whether `error` (or what caused it) means the database cannot be reached, as opposed to a
+    bug or a refused statement. Such errors are shown to clients as SERVICE_UNAVAILABLE."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, (DatabaseUnavailable, exc.TimeoutError)):  # refused, or no pool slot in time
+            return True
+        if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+            return True
+        sqlstate = getattr(error, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        if type(error).__name__ == "InterfaceError" and "connection is closed" in str(error):
+            return True
+        error = getattr(error, "orig", None) or error.__cause__ or error.__context__
+    return False
+
+
+def _connect_or_unavailable(dialect: Dialect, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> Any:
+    """Connects as SQLAlchemy would, but a socket error (refused, unreachable, timed out) becomes
+    DatabaseUnavailable: SQLAlchemy passes such errors on unwrapped, indistinguishable from any
+    other OSError of the request."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as error:  # TimeoutError and ConnectionRefusedError are OSErrors
+        raise DatabaseUnavailable(f"cannot connect to the database: {error!r}") from error
 
 
 def _count_statement(*_args: Any) -> None:

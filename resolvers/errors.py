@@ -1,4 +1,4 @@
-"""Errors a resolver raises for auth problems; GraphQL shows them with `extensions.code`.
+"""Errors a resolver raises for auth problems and outages; GraphQL shows them with `extensions.code`.
 
 graphql-core copies an exception's `extensions` attribute into the error it reports, so
 these stay free of GraphQL imports. Problems the user can fix are not exceptions: they are
@@ -40,3 +40,11 @@ class BadInput(ApiError):
 
 class InvalidId(BadInput):
     default_message = "Not a valid id."
+
+
+class ServiceUnavailable(ApiError):
+    """A dependency the request needs cannot be reached; the client may try again shortly.
+    Database outages (see `models.db.is_database_unavailable`) are shown as this."""
+
+    code = "SERVICE_UNAVAILABLE"
+    default_message = "The database is unavailable. Please try again in a moment."

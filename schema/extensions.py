@@ -20,9 +20,9 @@ from strawberry.extensions import (
 )
 
 from config import Settings
-from models.db import operation_statements
+from models.db import is_database_unavailable, operation_statements
 from resolvers import audit
-from resolvers.errors import ApiError
+from resolvers.errors import ApiError, ServiceUnavailable
 from schema.limits import HideSuggestions, QueryLimits
 
 log = logging.getLogger("campusgraph.errors")
@@ -30,22 +30,64 @@ log = logging.getLogger("campusgraph.errors")
 
 def is_unexpected(error: GraphQLError) -> bool:
     """Syntax, validation and limit errors have no original error; ApiErrors are meant for
-    the client. Anything else is a bug or an outage, and is masked."""
+    the client; a database outage is not a bug (see `is_database_outage`). Anything else is a
+    bug, and is logged with its traceback (`CampusSchema.process_errors`) and masked."""
     original = error.original_error
-    return original is not None and not isinstance(original, (ApiError, GraphQLError))
+    return (
+        original is not None
+        and not isinstance(original, (ApiError, GraphQLError))
+        and not is_database_unavailable(original)
+    )
+
+
+def is_database_outage(error: GraphQLError) -> bool:
+    """The database could not be reached (refused, lost, timed out): SERVICE_UNAVAILABLE."""
+    return error.original_error is not None and is_database_unavailable(error.original_error)
 
 
 class MaskUnexpectedErrors(MaskErrors):
-    """Masks unexpected errors; the client gets the request id that the log line carries."""
+    """Masks unexpected errors; the client gets the request id that the log line carries.
+
+    A database outage is masked too, but as what it is: `SERVICE_UNAVAILABLE` with a message
+    saying so, so that clients show "try again" rather than "bug". It is logged here, one line
+    per operation however many fields failed, without a traceback (it is not a bug)."""
 
     def __init__(self) -> None:
-        super().__init__(should_mask_error=is_unexpected, error_message="Internal server error.")
+        super().__init__(should_mask_error=self._should_mask, error_message="Internal server error.")
+        self._outage_logged = False
+
+    @staticmethod
+    def _should_mask(error: GraphQLError) -> bool:
+        return is_unexpected(error) or is_database_outage(error)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        masked = super().anonymise_error(error)
         request_id = getattr(self.execution_context.context, "request_id", None)
+        if is_database_outage(error):
+            self._log_outage(request_id, error)
+            return GraphQLError(
+                ServiceUnavailable.default_message,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions={"code": ServiceUnavailable.code, "requestId": request_id},
+            )
+        masked = super().anonymise_error(error)
         masked.extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
         return masked
+
+    def _log_outage(self, request_id: str | None, error: GraphQLError) -> None:
+        if self._outage_logged:
+            return
+        self._outage_logged = True
+        cause = error.original_error
+        detail = str(cause).partition("\n")[0]
+        log.error(
+            "request %s failed: the database is unavailable (%s: %s)",
+            request_id,
+            type(cause).__name__,
+            detail,
+        )
 
 
 class Metrics(SchemaExtension):

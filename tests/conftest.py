@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -233,3 +234,87 @@ def throwaway_redis() -> Iterator[ThrowawayRedis]:
     redis.start()
     yield redis
     redis.stop()
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL server of the test's own (initdb into a temporary directory, a free loopback
+    port, no Unix socket), to stop and start at will; never the machine's shared server."""
+
+    def __init__(self, bin_dir: Path) -> None:
+        self.bin_dir = bin_dir
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.data_dir = Path(tempfile.mkdtemp(prefix="campus-pg-"))
+        # PostgreSQL refuses to run as root: then it runs as the `postgres` account.
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self._as:
+            shutil.chown(self.data_dir, "postgres")
+        self._run("initdb", "-D", str(self.data_dir / "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        settings = {
+            "listen_addresses": "'127.0.0.1'",
+            "port": str(self.port),
+            "unix_socket_directories": "''",
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "shared_buffers": "'32MB'",
+            "max_connections": "100",
+        }
+        with (self.data_dir / "data" / "postgresql.conf").open("a") as conf:
+            conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
+
+    def _run(self, program: str, *args: str) -> None:
+        subprocess.run(
+            [*self._as, str(self.bin_dir / program), *args],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=60,
+        )
+
+    def start(self) -> None:
+        log = str(self.data_dir / "postgres.log")
+        self._run("pg_ctl", "start", "-w", "-t", "30", "-D", str(self.data_dir / "data"), "-l", log)
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "stop", "-w", "-t", "30", "-m", mode, "-D", str(self.data_dir / "data"))
+
+    def is_running(self) -> bool:
+        status = subprocess.run(
+            [*self._as, str(self.bin_dir / "pg_ctl"), "status", "-D", str(self.data_dir / "data")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+        return status.returncode == 0
+
+    def remove(self) -> None:
+        if self.is_running():
+            self.stop("immediate")
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def postgres_bin_dir() -> Path | None:
+    """The newest installed PostgreSQL's binaries (Debian's /usr/lib/postgresql/<major>/bin)."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda path: int(path.parent.parent.name)
+    )
+    if found:
+        return found[-1].parent
+    pg_ctl = shutil.which("pg_ctl")
+    return Path(pg_ctl).parent if pg_ctl else None
+
+
+@pytest.fixture
+def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None or not (bin_dir / "initdb").exists():
+        pytest.skip("PostgreSQL's server binaries are not installed")
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        pytest.skip("running as root without runuser: PostgreSQL cannot be started")
+    postgres = ThrowawayPostgres(bin_dir)
+    try:
+        postgres.start()
+        yield postgres
+    finally:
+        postgres.remove()
