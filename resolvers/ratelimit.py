@@ -12,7 +12,7 @@ from typing import Any
 
 from limits import parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 from redis import asyncio as aioredis
 
@@ -43,7 +43,9 @@ class RateLimiter:
             storage = RedisStorage(
                 f"async+{redis_url}", implementation="redispy", key_prefix="campusgraph-limits", **options
             )
-        self._limiter = MovingWindowRateLimiter(storage)
+        # Two counters per key and window, whatever the limit: a moving window would keep one entry
+        # per unit counted (100,000 per user per hour for the query-cost budget).
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
 
     async def close(self) -> None:
         if self._pool is not None:
