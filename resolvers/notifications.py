@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config import Settings
 from models import Notification, NotificationOutbox
 from models.base import utcnow
+from models.db import is_database_unavailable
 from resolvers.errors import BadInput
 from resolvers.ids import decode_id_of, encode_id
 from resolvers.pagination import Page, newest_first, page_size
@@ -280,8 +281,11 @@ async def deliver_forever(app_state: AppState, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             sent = await deliver_pending(app_state, app_state.services)
-        except Exception:
-            log.exception("notification delivery failed; trying again")
+        except Exception as error:
+            if is_database_unavailable(error):  # one line a second, not a traceback, in an outage
+                log.warning("notification delivery paused: the database is unavailable")
+            else:
+                log.exception("notification delivery failed; trying again")
             sent = 0
         if sent < DELIVERY_BATCH:
             with contextlib.suppress(TimeoutError):
