@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./campusgraph.db"
     redis_url: str | None = None
+    # Connections of each process's Redis pool. A command waits up to redis_pool_timeout_seconds
+    # for a free one (then fails as if Redis were unreachable) instead of failing at once.
+    redis_max_connections: int = 100
+    redis_pool_timeout_seconds: float = 5.0
     secret_key: str = DEVELOPMENT_SECRET
     media_dir: Path = Path("./media")
     log_level: str = "INFO"
@@ -54,6 +58,8 @@ class Settings(BaseSettings):
     introspection: bool | None = None  # None: on outside production
     cors_origins: list[str] = []
     ws_connection_init_timeout_seconds: float = 5.0
+    # Live grading: at most one EditorsChanged per class per this many seconds, from each process.
+    editors_changed_interval_seconds: float = 0.25
 
     # Tokens
     access_token_minutes: int = 15

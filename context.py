@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import httpx
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +30,7 @@ from resolvers.dashboard_cache import (
     RefreshQueue,
 )
 from resolvers.identity import CurrentUser
+from resolvers.live_grading import EditorsAnnouncer
 from resolvers.ratelimit import RateLimiter
 from resolvers.teaching_cache import (
     MemoryTeacherDashboardCache,
@@ -54,6 +57,7 @@ class AppState:
     limiter: RateLimiter
     locks: CellLocks
     presence: Presence
+    editors: EditorsAnnouncer
     services: ServiceClients
     dashboards: DashboardCache
     refresh_queue: RefreshQueue
@@ -66,17 +70,20 @@ def build_state(settings: Settings) -> AppState:
     """Redis-backed parts when REDIS_URL is set, in-process ones otherwise. Nothing connects
     yet: the bus connects in the lifespan, the rest on first use."""
     engine = create_engine(settings)
-    redis = aioredis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis = redis_client(settings) if settings.redis_url else None
     http = create_http_client(settings)
+    bus = EventBus(redis)
+    presence = RedisPresence(redis) if redis else MemoryPresence()
     return AppState(
         settings=settings,
         engine=engine,
         session_factory=create_session_factory(engine),
         writer_session_factory=create_writer_session_factory(engine),
-        bus=EventBus(settings.redis_url),
+        bus=bus,
         limiter=RateLimiter(settings.redis_url),
         locks=RedisCellLocks(redis) if redis else MemoryCellLocks(),
-        presence=RedisPresence(redis) if redis else MemoryPresence(),
+        presence=presence,
+        editors=EditorsAnnouncer(presence, bus, settings.editors_changed_interval_seconds),
         services=ServiceClients(settings, http),
         dashboards=RedisDashboardCache(redis) if redis else MemoryDashboardCache(),
         refresh_queue=RedisRefreshQueue(redis) if redis else MemoryRefreshQueue(),
@@ -86,7 +93,24 @@ def build_state(settings: Settings) -> AppState:
     )
 
 
+def redis_client(settings: Settings) -> aioredis.Redis:
+    """The process's Redis client. Its pool waits (bounded) for a free connection: redis-py's
+    default pool fails at once with MaxConnectionsError when all of them are in use. A command
+    on a connection that Redis closed (a restart) is retried once on a new one."""
+    assert settings.redis_url is not None
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=settings.redis_pool_timeout_seconds,
+        socket_connect_timeout=2,
+        health_check_interval=10,
+        retry=Retry(NoBackoff(), 1),
+    )
+    return aioredis.Redis.from_pool(pool)
+
+
 async def close_state(state: AppState) -> None:
+    await state.editors.close()
     await state.bus.disconnect()
     await state.limiter.close()
     await state.http.aclose()

@@ -12,11 +12,11 @@ For each N, in turn:
 1. connect: N graphql-transport-ws connections (half to each process; connection_init carries
    teacher@northside's access token; permessage-deflate as browsers offer it), each subscribing
    to the contract `GradebookEvents` of one class the teacher teaches. A subscriber is ready
-   when its first event arrives (subscribing publishes EditorsChanged to everyone); one that
+   when its first event arrives (EditorsChanged: the current editors); one that
    gets no event within 60 s and no error is counted as silent, and later phases expect
    deliveries only to the ready ones;
 2. settle: waits until no event has arrived for 2 s; counts the EditorsChanged events that the
-   joins caused (each join is sent to every subscriber already there: ~N^2/2 in all);
+   joins caused (~N^2/2 if each join were told to every subscriber already there);
 3. memory: the RSS growth of the two server processes divided by N (bytes per connection,
    from /proc), measured after settling;
 4. latency: `--events` UpdateGrade mutations, 0.25 s apart, alternating between the processes;
@@ -192,9 +192,9 @@ class BusTap:
 
 
 async def subscriber(
-    url: str, token: str, class_id: str, seen: Subscribers, ready: asyncio.Event, deflate: bool
+    url: str, token: str, query: str, class_id: str, seen: Subscribers, ready: asyncio.Event, deflate: bool
 ) -> None:
-    """One connection: init, subscribe, then record every event until cancelled."""
+    """One connection: init, subscribe to `query`, then record every event until cancelled."""
     async with websockets.connect(
         url,
         subprotocols=[SUBPROTOCOL],
@@ -206,7 +206,6 @@ async def subscriber(
         ack = orjson.loads(await asyncio.wait_for(ws.recv(), 60))
         if ack.get("type") != "connection_ack":
             raise RuntimeError(f"no connection_ack: {ack}")
-        query = contract_operation("GradebookEvents")
         message = {
             "id": "1",
             "type": "subscribe",
@@ -304,6 +303,7 @@ async def measure_size(
     rss_before = [s.rss_bytes() for s in servers]
     tasks: list[asyncio.Task[None]] = []
     gate = asyncio.Semaphore(CONNECT_IN_PARALLEL)
+    query = contract_operation("GradebookEvents")  # once: it parses every contract file
     started = time.monotonic()
     server_cpu, client_cpu = sum(s.cpu_seconds() for s in servers), time.process_time()
 
@@ -312,7 +312,7 @@ async def measure_size(
             ready = asyncio.Event()
             task = asyncio.create_task(
                 subscriber(
-                    servers[index % 2].ws_url, token, target.class_id, seen, ready, not args.no_deflate
+                    servers[index % 2].ws_url, token, query, target.class_id, seen, ready, not args.no_deflate
                 )
             )
             tasks.append(task)
@@ -341,7 +341,7 @@ async def measure_size(
     settle_seconds = time.monotonic() - started - connect_seconds
     per_connection = (sum(s.rss_bytes() for s in servers) - sum(rss_before)) / max(1, seen.ready)
     print(
-        f"  join storm: {seen.other_events} EditorsChanged deliveries (~N^2/2 = {n * n // 2}); "
+        f"  join storm: {seen.other_events} EditorsChanged deliveries (N^2/2 = {n * n // 2}); "
         f"{'settled' if settled else 'NOT settled'} {settle_seconds:.1f} s after the last connection; "
         f"CPU: servers {sum(s.cpu_seconds() for s in servers) - server_cpu:.0f} s, "
         f"this client {time.process_time() - client_cpu:.0f} s"

@@ -37,8 +37,9 @@ class RateLimiter:
         self._pool: aioredis.ConnectionPool | None = None
         storage: Storage = MemoryStorage()
         if redis_url:
-            # Our own pool, so that `close` can release its connections.
-            self._pool = aioredis.ConnectionPool.from_url(redis_url)
+            # Our own pool, so that `close` can release its connections; a burst waits for a free
+            # connection instead of failing (redis-py's plain pool raises at its maximum).
+            self._pool = aioredis.BlockingConnectionPool.from_url(redis_url, timeout=5)
             options: dict[str, Any] = {"connection_pool": self._pool}
             storage = RedisStorage(
                 f"async+{redis_url}", implementation="redispy", key_prefix="campusgraph-limits", **options

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -481,7 +481,8 @@ class GradingSubscriptions:
     async def gradebook_events(
         self, info: Info, class_id: strawberry.ID
     ) -> AsyncGenerator[GradebookEvent, None]:
-        async for payload in live_grading.gradebook_events(info.context, class_id):
-            event = event_of(payload)
-            if event is not None:
-                yield event
+        events: AsyncIterator[GradebookEvent] = live_grading.gradebook_events(
+            info.context, class_id, event_of
+        )
+        async for event in events:
+            yield event

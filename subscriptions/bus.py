@@ -1,7 +1,13 @@
-"""The event bus: broadcaster on memory:// (one process) or Redis (all processes).
+"""The event bus: in the process (memory) or through Redis pub/sub (all processes).
 
 Payloads are JSON objects. Redis pub/sub is at-most-once: events carry versions and
 clients re-query after a reconnect; the database, not the bus, is the truth.
+
+Each process keeps its own registry of the subscribers of each channel, subscribes its
+backend to a channel once, and decodes (and converts) each event once for all of them.
+broadcaster 0.3.1's `Broadcast` is not used for this: when several first subscribers of a
+channel arrive together, each replaces the channel's set of queues, so all but one never
+receive anything, and their teardown raises KeyError.
 """
 
 from __future__ import annotations
@@ -9,18 +15,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+import weakref
+from collections.abc import AsyncIterator, Callable, Hashable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, TypeVar, overload
 
 import orjson
-from broadcaster import Broadcast, Event
+from broadcaster import Event
 from broadcaster._backends.base import BroadcastBackend
+from broadcaster._backends.memory import MemoryBackend
 from redis import asyncio as aioredis
 
 log = logging.getLogger(__name__)
 
 CONNECTION_ERRORS = (aioredis.ConnectionError, aioredis.TimeoutError, OSError)
+
+Payload = dict[str, Any]
+T = TypeVar("T")
+Convert = Callable[[Payload], Any]
 
 
 class RedisPubSubBackend(BroadcastBackend):
@@ -31,13 +43,16 @@ class RedisPubSubBackend(BroadcastBackend):
     with the connection. This backend subscribes first, polls `get_message`, and when
     Redis is unreachable keeps retrying and subscribes to its channels again. Events
     published while it was cut off are lost (at-most-once, see the module docstring).
+
+    It publishes through the app's client (its pool) and holds one connection of that pool
+    for the subscription, whatever the number of channels and subscribers.
     """
 
     RETRY_SECONDS = 0.5
 
-    def __init__(self, url: str) -> None:
-        self._conn = aioredis.Redis.from_url(url, socket_connect_timeout=2, health_check_interval=10)
-        self._pubsub = self._conn.pubsub(ignore_subscribe_messages=True)
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._conn = redis
+        self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
         self._channels: set[str] = set()
         self._has_channels = asyncio.Event()
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
@@ -52,7 +67,6 @@ class RedisPubSubBackend(BroadcastBackend):
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
         await self._pubsub.aclose()  # type: ignore[no-untyped-call]
-        await self._conn.aclose()
 
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
@@ -90,36 +104,138 @@ class RedisPubSubBackend(BroadcastBackend):
                 )
 
 
+def _as_is(payload: Payload) -> Payload:
+    return payload
+
+
+class _Channel:
+    """This process's subscribers of one channel: their queues and what each wants an event as."""
+
+    def __init__(self) -> None:
+        self.queues: dict[asyncio.Queue[Any], Convert] = {}
+        self.subscribed = False  # the backend is subscribed to the channel
+        self.lock = asyncio.Lock()  # one SUBSCRIBE/UNSUBSCRIBE of the channel at a time
+
+
+_END = object()
+
+
 class EventBus:
     """Publishes and subscribes JSON payloads on named channels."""
 
-    def __init__(self, redis_url: str | None) -> None:
-        backend = RedisPubSubBackend(redis_url) if redis_url else None
-        self._broadcast = Broadcast(backend=backend) if backend else Broadcast("memory://")
+    def __init__(self, redis: aioredis.Redis | None) -> None:
+        self._backend: BroadcastBackend = (
+            RedisPubSubBackend(redis) if redis is not None else MemoryBackend("memory://")
+        )
+        self._channels: dict[str, _Channel] = {}
+        self._memos: dict[int, dict[Hashable, Any]] = {}
+        self._listener: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
-        await self._broadcast.connect()
+        await self._backend.connect()
+        self._listener = asyncio.create_task(self._listen(), name="event-bus")
 
     async def disconnect(self) -> None:
-        await self._broadcast.disconnect()
+        """Stops listening and ends every subscriber's iteration."""
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+        await self._backend.disconnect()
+        for channel in self._channels.values():
+            for queue in channel.queues:
+                queue.put_nowait(_END)
 
-    async def publish(self, channel: str, payload: dict[str, Any]) -> None:
+    async def publish(self, channel: str, payload: Payload) -> None:
         """Best effort: events go out after commit, so a lost one must not fail the request
         that committed; subscribers re-query after a reconnect (at-most-once, see above)."""
         try:
-            await self._broadcast.publish(channel, orjson.dumps(payload).decode())
+            await self._backend.publish(channel, orjson.dumps(payload).decode())
         except CONNECTION_ERRORS as error:
             log.warning("event on %s not published: %s", channel, type(error).__name__)
 
+    @overload
+    def subscribe(self, channel: str) -> AbstractAsyncContextManager[AsyncIterator[Payload]]: ...
+
+    @overload
+    def subscribe(
+        self, channel: str, convert: Callable[[Payload], T | None]
+    ) -> AbstractAsyncContextManager[AsyncIterator[T]]: ...
+
+    def subscribe(self, channel: str, convert: Convert = _as_is) -> AbstractAsyncContextManager[Any]:
+        """`async with bus.subscribe(ch) as events: async for payload in events: ...`
+
+        Once entered, every event published on the channel is received. The payloads are
+        shared by all the subscribers of this process: read them, never change them.
+        `convert` (a function the subscribers share, not a new one each) turns a payload into
+        what they receive, once per event for all of them; events it returns None for are skipped.
+        """
+        return self._subscription(channel, convert)
+
     @asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-        """`async with bus.subscribe(ch) as events: async for payload in events: ...`"""
-        async with self._broadcast.subscribe(channel) as subscriber:
-            yield _payloads(subscriber)
+    async def _subscription(self, channel: str, convert: Convert) -> AsyncIterator[AsyncIterator[Any]]:
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        entry = self._channels.setdefault(channel, _Channel())
+        entry.queues[queue] = convert
+        try:
+            if not entry.subscribed:
+                async with entry.lock:
+                    if not entry.subscribed:
+                        await self._backend.subscribe(channel)
+                        entry.subscribed = True
+            yield _received(queue)
+        finally:
+            del entry.queues[queue]
+            if not entry.queues:
+                await self._release(channel, entry)
+
+    def memo_of(self, item: object) -> dict[Hashable, Any] | None:
+        """A dict shared by every subscriber that received `item` (a converted event) in this
+        process, for work on it that each would otherwise repeat; it lives as long as `item`."""
+        return self._memos.get(id(item))
+
+    async def _release(self, channel: str, entry: _Channel) -> None:
+        """Unsubscribes the backend from a channel that has no subscriber left. A subscriber that
+        arrives meanwhile joins the same entry and waits for the lock, then subscribes again."""
+        async with entry.lock:
+            if entry.queues:
+                return
+            if entry.subscribed:
+                entry.subscribed = False
+                await self._backend.unsubscribe(channel)
+            if not entry.queues and self._channels.get(channel) is entry:
+                del self._channels[channel]
+
+    async def _listen(self) -> None:
+        while True:
+            event = await self._backend.next_published()
+            entry = self._channels.get(event.channel)
+            if entry is None or not entry.queues:
+                continue
+            try:
+                payload = orjson.loads(event.message)
+            except orjson.JSONDecodeError:
+                log.warning("event on %s is not JSON; dropped", event.channel)
+                continue
+            converted: dict[Convert, Any] = {}
+            for queue, convert in list(entry.queues.items()):
+                if convert not in converted:
+                    converted[convert] = self._convert(convert, payload, event.channel)
+                if converted[convert] is not None:
+                    queue.put_nowait(converted[convert])
+
+    def _convert(self, convert: Convert, payload: Payload, channel: str) -> Any:
+        try:
+            item = convert(payload)
+        except Exception:
+            log.exception("event on %s could not be converted; dropped", channel)
+            return None
+        if convert is not _as_is and item is not None:
+            with contextlib.suppress(TypeError):  # an item that cannot be weakly referenced gets no memo
+                weakref.finalize(item, self._memos.pop, id(item), None)
+                self._memos[id(item)] = {}
+        return item
 
 
-async def _payloads(subscriber: Any) -> AsyncIterator[dict[str, Any]]:
-    async for event in subscriber:
-        if event is None:
-            return
-        yield orjson.loads(event.message)
+async def _received(queue: asyncio.Queue[Any]) -> AsyncIterator[Any]:
+    while (item := await queue.get()) is not _END:
+        yield item

@@ -51,6 +51,10 @@ class Presence(Protocol):
 
     async def editors(self, class_id: int) -> list[Editor]: ...
 
+    async def announce(self, class_id: int, editors: bytes) -> bool:
+        """Records `editors` as the last announced for the class (by any process); False if they
+        already were, so there is nothing new to tell. The record expires with the TTL."""
+
 
 def _renewed(editor: Editor, ttl: float, focus: tuple[int, int] | None = None) -> Editor:
     return Editor(editor.connection_id, editor.user_id, editor.name, focus or editor.focus, time.time() + ttl)
@@ -60,6 +64,7 @@ class MemoryPresence:
     def __init__(self, ttl: float = PRESENCE_TTL_SECONDS) -> None:
         self.ttl = ttl
         self._editors: dict[int, dict[str, Editor]] = {}
+        self._announced: dict[int, tuple[bytes, float]] = {}
 
     def _live(self, class_id: int) -> dict[str, Editor]:
         now = time.time()
@@ -90,6 +95,11 @@ class MemoryPresence:
     async def editors(self, class_id: int) -> list[Editor]:
         return sorted(self._live(class_id).values(), key=lambda e: (e.name, e.connection_id))
 
+    async def announce(self, class_id: int, editors: bytes) -> bool:
+        last = self._announced.get(class_id)
+        self._announced[class_id] = (editors, time.time() + self.ttl)
+        return last is None or last[0] != editors or last[1] <= time.time()
+
 
 class RedisPresence:
     def __init__(self, redis: aioredis.Redis, ttl: float = PRESENCE_TTL_SECONDS) -> None:
@@ -102,8 +112,10 @@ class RedisPresence:
 
     async def _write(self, class_id: int, editor: Editor) -> None:
         key = self._key(class_id)
-        await self.redis.hset(key, editor.connection_id, editor.to_json())
-        await self.redis.pexpire(key, int(self.ttl * 1000))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(key, editor.connection_id, editor.to_json())
+            pipe.pexpire(key, int(self.ttl * 1000))
+            await pipe.execute()
 
     async def join(self, class_id: int, connection_id: str, user_id: int, name: str) -> None:
         await self._write(class_id, Editor(connection_id, user_id, name, None, time.time() + self.ttl))
@@ -131,6 +143,11 @@ class RedisPresence:
             await self.redis.hdel(self._key(class_id), *expired)
         live = [e for e in editors if e.expires_at > now]
         return sorted(live, key=lambda e: (e.name, e.connection_id))
+
+    async def announce(self, class_id: int, editors: bytes) -> bool:
+        key = f"gradebook:{class_id}:announced-editors"
+        last = await self.redis.set(key, editors, px=int(self.ttl * 1000), get=True)
+        return bool(last != editors)
 
 
 def _text(value: bytes | str) -> str:

@@ -137,13 +137,6 @@ async def test_requests_fail_fast_while_postgres_is_down_and_succeed_once_it_is_
         assert "the database is unavailable" in lines[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="server.py signs the user in (a database read) in get_context, before execution and "
-    "outside the error masking: an outage there is a plain-text 500. Needs server.py to answer "
-    "models.db.is_database_unavailable errors as SERVICE_UNAVAILABLE (see the issue 10 report).",
-)
 async def test_signed_in_requests_get_the_same_clear_error(
     start_server: Any, throwaway_postgres: ThrowawayPostgres, tmp_path: Path
 ) -> None:

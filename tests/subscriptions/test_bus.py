@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from redis import asyncio as aioredis
 
 from subscriptions.bus import EventBus
 from tests.conftest import ThrowawayRedis
@@ -41,11 +42,20 @@ async def test_memory_bus_delivers_to_subscribers_of_the_channel_only(memory_bus
     assert await asyncio.wait_for(listener, 2) == [{"n": 1}, {"n": 2}]
 
 
-async def test_redis_bus_delivers_across_connections(throwaway_redis: ThrowawayRedis) -> None:
+@pytest.fixture
+async def redis_buses(throwaway_redis: ThrowawayRedis) -> AsyncIterator[tuple[EventBus, EventBus]]:
+    """Two buses with their own Redis clients: two server processes."""
+    clients = [aioredis.Redis.from_url(throwaway_redis.url) for _ in range(2)]
+    yield EventBus(clients[0]), EventBus(clients[1])
+    for client in clients:
+        await client.aclose()
+
+
+async def test_redis_bus_delivers_across_connections(redis_buses: tuple[EventBus, EventBus]) -> None:
     """Two buses stand for two server processes: what one publishes, the other receives.
 
     This is the broadcaster + redis-py 8 trap of DESIGN.md: the stock backend delivers nothing."""
-    publisher, subscriber = EventBus(throwaway_redis.url), EventBus(throwaway_redis.url)
+    publisher, subscriber = redis_buses
     await publisher.connect()
     await subscriber.connect()
     try:
@@ -61,9 +71,9 @@ async def test_redis_bus_delivers_across_connections(throwaway_redis: ThrowawayR
 
 
 async def test_redis_bus_keeps_delivering_after_all_channels_were_left(
-    throwaway_redis: ThrowawayRedis,
+    redis_buses: tuple[EventBus, EventBus],
 ) -> None:
-    publisher, subscriber = EventBus(throwaway_redis.url), EventBus(throwaway_redis.url)
+    publisher, subscriber = redis_buses
     await publisher.connect()
     await subscriber.connect()
     try:
