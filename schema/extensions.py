@@ -56,6 +56,13 @@ class MaskUnexpectedErrors(MaskErrors):
         super().__init__(should_mask_error=self._should_mask, error_message="Internal server error.")
         self._outage_logged = False
 
+    def _process_result(self, result: object) -> None:
+        """As MaskErrors's, without its `isinstance` against a runtime-checkable Protocol: that
+        check ran for every subscription event and was 15-20% of the cost of a delivery."""
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
     @staticmethod
     def _should_mask(error: GraphQLError) -> bool:
         return is_unexpected(error) or is_database_outage(error)
