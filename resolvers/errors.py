@@ -48,3 +48,11 @@ class ServiceUnavailable(ApiError):
 
     code = "SERVICE_UNAVAILABLE"
     default_message = "The database is unavailable. Please try again in a moment."
+
+
+class SubscriberTooSlow(ApiError):
+    """A subscriber fell further behind its events than the server keeps for it: its
+    subscription ends with this, and the client subscribes again and re-reads what it shows."""
+
+    code = "SUBSCRIBER_TOO_SLOW"
+    default_message = "Events arrived faster than this subscription read them; subscribe again."

@@ -26,6 +26,8 @@ from broadcaster._backends.base import BroadcastBackend
 from broadcaster._backends.memory import MemoryBackend
 from redis import asyncio as aioredis
 
+from resolvers.errors import SubscriberTooSlow
+
 log = logging.getLogger(__name__)
 
 CONNECTION_ERRORS = (aioredis.ConnectionError, aioredis.TimeoutError, OSError)
@@ -118,6 +120,8 @@ class _Channel:
 
 
 _END = object()
+_OVERFLOWED = object()
+MAX_BACKLOG = 1000  # events kept for one subscriber that has not read them yet
 
 
 class EventBus:
@@ -173,7 +177,7 @@ class EventBus:
 
     @asynccontextmanager
     async def _subscription(self, channel: str, convert: Convert) -> AsyncIterator[AsyncIterator[Any]]:
-        queue: asyncio.Queue[Any] = asyncio.Queue()
+        queue: asyncio.Queue[Any] = asyncio.Queue(MAX_BACKLOG + 1)  # + 1: room for _OVERFLOWED
         entry = self._channels.setdefault(channel, _Channel())
         entry.queues[queue] = convert
         try:
@@ -221,7 +225,7 @@ class EventBus:
                 if convert not in converted:
                     converted[convert] = self._convert(convert, payload, event.channel)
                 if converted[convert] is not None:
-                    queue.put_nowait(converted[convert])
+                    _deliver(queue, converted[convert])
 
     def _convert(self, convert: Convert, payload: Payload, channel: str) -> Any:
         try:
@@ -236,6 +240,20 @@ class EventBus:
         return item
 
 
+def _deliver(queue: asyncio.Queue[Any], item: Any) -> None:
+    """Queues an event for one subscriber; one that has MAX_BACKLOG unread events is dropped
+    (its backlog freed, its subscription ended with SubscriberTooSlow) rather than let its
+    queue grow without bound."""
+    if queue.qsize() < MAX_BACKLOG:
+        queue.put_nowait(item)
+    elif queue.qsize() == MAX_BACKLOG:
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(_OVERFLOWED)
+
+
 async def _received(queue: asyncio.Queue[Any]) -> AsyncIterator[Any]:
     while (item := await queue.get()) is not _END:
+        if item is _OVERFLOWED:
+            raise SubscriberTooSlow
         yield item

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from redis import asyncio as aioredis
 
-from subscriptions.bus import EventBus
+from resolvers.errors import SubscriberTooSlow
+from subscriptions.bus import MAX_BACKLOG, EventBus
 from tests.conftest import ThrowawayRedis
 
 
@@ -49,6 +50,21 @@ async def redis_buses(throwaway_redis: ThrowawayRedis) -> AsyncIterator[tuple[Ev
     yield EventBus(clients[0]), EventBus(clients[1])
     for client in clients:
         await client.aclose()
+
+
+async def test_a_subscriber_that_does_not_read_is_ended_not_kept_growing(memory_bus: EventBus) -> None:
+    async with (
+        memory_bus.subscribe("class:1") as stalled,
+        memory_bus.subscribe("class:1") as reading,
+    ):
+        for n in range(MAX_BACKLOG + 5):
+            await memory_bus.publish("class:1", {"n": n})
+            assert (await anext(reading))["n"] == n  # the bus has handed the event out
+        with pytest.raises(SubscriberTooSlow):
+            await anext(stalled)
+    async with memory_bus.subscribe("class:1") as again:  # subscribing again works as ever
+        await memory_bus.publish("class:1", {"n": -1})
+        assert await anext(again) == {"n": -1}
 
 
 async def test_redis_bus_delivers_across_connections(redis_buses: tuple[EventBus, EventBus]) -> None:
