@@ -41,7 +41,7 @@ from resolvers.tokens import AccessClaims
 from services.clients import ServiceClients, create_http_client
 from subscriptions.bus import EventBus
 from subscriptions.locks import CellLocks, MemoryCellLocks, RedisCellLocks
-from subscriptions.presence import MemoryPresence, Presence, RedisPresence
+from subscriptions.presence import MemoryPresence, Presence, PresenceKeeper, RedisPresence
 
 
 @dataclass
@@ -57,6 +57,7 @@ class AppState:
     limiter: RateLimiter
     locks: CellLocks
     presence: Presence
+    presence_keeper: PresenceKeeper
     editors: EditorsAnnouncer
     services: ServiceClients
     dashboards: DashboardCache
@@ -83,6 +84,7 @@ def build_state(settings: Settings) -> AppState:
         limiter=RateLimiter(settings.redis_url),
         locks=RedisCellLocks(redis) if redis else MemoryCellLocks(),
         presence=presence,
+        presence_keeper=PresenceKeeper(presence),
         editors=EditorsAnnouncer(presence, bus, settings.editors_changed_interval_seconds),
         services=ServiceClients(settings, http),
         dashboards=RedisDashboardCache(redis) if redis else MemoryDashboardCache(),

@@ -9,7 +9,6 @@ database are what guarantee that no change is lost (see `resolvers.grading`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -24,7 +23,7 @@ from resolvers.problems import Problem
 from subscriptions.bus import CONNECTION_ERRORS, EventBus
 from subscriptions.channels import gradebook_channel
 from subscriptions.locks import CellLock
-from subscriptions.presence import HEARTBEAT_SECONDS, Editor, Presence
+from subscriptions.presence import Editor, Presence
 
 if TYPE_CHECKING:
     from context import Context
@@ -191,7 +190,7 @@ async def gradebook_events(
     connection_id = uuid.uuid4().hex
     async with ctx.bus.subscribe(gradebook_channel(class_id), convert) as events:
         await presence.join(class_id, connection_id, user.id, user.name)
-        heartbeat = asyncio.create_task(_heartbeat(presence, class_id, connection_id))
+        ctx.app.presence_keeper.keep(class_id, connection_id)
         try:
             first = convert({"type": "EditorsChanged", "editors": await ctx.app.editors.current(class_id)})
             if first is not None:
@@ -199,7 +198,7 @@ async def gradebook_events(
             async for event in events:
                 yield event
         finally:
-            heartbeat.cancel()
+            ctx.app.presence_keeper.drop(class_id, connection_id)
             await _leave(ctx, class_id, connection_id, user.id)
 
 
@@ -217,10 +216,3 @@ async def _leave(ctx: Context, class_id: int, connection_id: str, user_id: int) 
     except CONNECTION_ERRORS as error:
         log.warning("leaving the gradebook of class %s: %s", class_id, type(error).__name__)
     ctx.app.editors.changed(class_id)
-
-
-async def _heartbeat(presence: Presence, class_id: int, connection_id: str) -> None:
-    while True:
-        await asyncio.sleep(HEARTBEAT_SECONDS)
-        with contextlib.suppress(*CONNECTION_ERRORS):  # missed beats: the entry expires by TTL
-            await presence.heartbeat(class_id, connection_id)

@@ -8,12 +8,16 @@ their own expiry, read with the expired ones dropped; in memory, the same in a d
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Protocol
 
 import orjson
 from redis import asyncio as aioredis
+
+from subscriptions.bus import CONNECTION_ERRORS
 
 PRESENCE_TTL_SECONDS = 30.0
 HEARTBEAT_SECONDS = 10.0
@@ -42,7 +46,8 @@ class Editor:
 class Presence(Protocol):
     async def join(self, class_id: int, connection_id: str, user_id: int, name: str) -> None: ...
 
-    async def heartbeat(self, class_id: int, connection_id: str) -> None: ...
+    async def heartbeat(self, entries: list[tuple[int, str]]) -> None:
+        """Renews these (class id, connection id) entries, those that still exist."""
 
     async def focus(self, class_id: int, user_id: int, cell: tuple[int, int]) -> bool:
         """Moves the user's cursor on each of their connections; False if they are not editing."""
@@ -77,10 +82,11 @@ class MemoryPresence:
         editor = Editor(connection_id, user_id, name, None, time.time() + self.ttl)
         self._live(class_id)[connection_id] = editor
 
-    async def heartbeat(self, class_id: int, connection_id: str) -> None:
-        editors = self._live(class_id)
-        if connection_id in editors:
-            editors[connection_id] = _renewed(editors[connection_id], self.ttl)
+    async def heartbeat(self, entries: list[tuple[int, str]]) -> None:
+        for class_id, connection_id in entries:
+            editors = self._live(class_id)
+            if connection_id in editors:
+                editors[connection_id] = _renewed(editors[connection_id], self.ttl)
 
     async def focus(self, class_id: int, user_id: int, cell: tuple[int, int]) -> bool:
         editors = self._live(class_id)
@@ -120,10 +126,19 @@ class RedisPresence:
     async def join(self, class_id: int, connection_id: str, user_id: int, name: str) -> None:
         await self._write(class_id, Editor(connection_id, user_id, name, None, time.time() + self.ttl))
 
-    async def heartbeat(self, class_id: int, connection_id: str) -> None:
-        raw = await self.redis.hget(self._key(class_id), connection_id)
-        if raw is not None:
-            await self._write(class_id, _renewed(Editor.from_json(connection_id, raw), self.ttl))
+    async def heartbeat(self, entries: list[tuple[int, str]]) -> None:
+        """Two round trips for all the entries: read them, write back those still there."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for class_id, connection_id in entries:
+                pipe.hget(self._key(class_id), connection_id)
+            found = await pipe.execute()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for (class_id, connection_id), raw in zip(entries, found, strict=True):
+                if raw is not None:
+                    editor = _renewed(Editor.from_json(connection_id, raw), self.ttl)
+                    pipe.hset(self._key(class_id), connection_id, editor.to_json())
+                    pipe.pexpire(self._key(class_id), int(self.ttl * 1000))
+            await pipe.execute()
 
     async def focus(self, class_id: int, user_id: int, cell: tuple[int, int]) -> bool:
         mine = [editor for editor in await self.editors(class_id) if editor.user_id == user_id]
@@ -152,3 +167,31 @@ class RedisPresence:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+class PresenceKeeper:
+    """Renews the presence of this process's editors: one task and one batch per heartbeat for
+    all of them (two Redis round trips), not a task and two round trips per subscription."""
+
+    def __init__(self, presence: Presence, every: float = HEARTBEAT_SECONDS) -> None:
+        self.presence = presence
+        self.every = every
+        self._entries: set[tuple[int, str]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def keep(self, class_id: int, connection_id: str) -> None:
+        self._entries.add((class_id, connection_id))
+        if self._task is None:
+            self._task = asyncio.create_task(self._renew_forever(), name="presence-heartbeat")
+
+    def drop(self, class_id: int, connection_id: str) -> None:
+        self._entries.discard((class_id, connection_id))
+        if not self._entries and self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            with contextlib.suppress(*CONNECTION_ERRORS):  # missed beats: the entries expire by TTL
+                await self.presence.heartbeat(sorted(self._entries))
