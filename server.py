@@ -11,28 +11,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import logging
 import sys
 import uuid
-from collections.abc import AsyncIterator, Hashable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any, cast
 
 import orjson
 from cross_web import HTTPException
-from graphql import (
-    ExecutionResult,
-    FieldNode,
-    FragmentSpreadNode,
-    GraphQLNamedType,
-    GraphQLObjectType,
-    InlineFragmentNode,
-    NamedTypeNode,
-    SelectionSetNode,
-    get_named_type,
-)
-from graphql.execution import Executor
 from redis import asyncio as aioredis
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -45,7 +32,6 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -60,97 +46,12 @@ from resolvers.identity import CurrentUser
 from resolvers.media import media_routes
 from resolvers.notifications import deliver_forever
 from schema import build_schema
-from schema.execution import PlainLeafExecutor
 from subscriptions.sessions import watch_session
 
 log = logging.getLogger("campusgraph")
 
 CONNECTION_TASKS = "campusgraph_connection_tasks"
 CORS_HEADERS = ["Authorization", "Content-Type", "Apollo-Require-Preflight", "X-Include-Cost"]
-
-
-class SharedEventExecutor(PlainLeafExecutor):
-    """Executes a subscription event once per process for all the subscribers whose results
-    would be equal, instead of once per subscriber.
-
-    Subscribers share a result when they received the same event object from the bus (see
-    `EventBus.memo_of`) and sent the same document, operation and variables, and when that
-    selection reads only plain fields of the event: fields without a resolver, whose values
-    are the event's own attributes, so nothing in the result depends on who is asking (a field
-    with a resolver, e.g. `Grade.updatedBy`, may check the viewer: such a subscriber executes
-    its own). A result with errors is not shared (each subscriber's errors are its own).
-    """
-
-    @functools.cached_property
-    def share_key(self) -> Hashable | None:
-        """(document, operation, variables) if the selection may be shared; computed once per
-        subscription (the per-event executors are copies of the subscription's)."""
-        middleware = self.middleware_manager
-        if (middleware is not None and middleware.middlewares) or self.operation.loc is None:
-            return None
-        root = self.schema.subscription_type
-        if root is None or not self._plain(root, self.operation.selection_set, top=True):
-            return None
-        try:
-            variables = orjson.dumps(self.variable_values.coerced, option=orjson.OPT_SORT_KEYS)
-        except TypeError:
-            return None
-        return (self.operation.loc.source.body, self.operation.loc.start, variables)
-
-    def build_per_event_executor(self, payload: Any) -> Executor[Any]:
-        _ = self.share_key  # computed on the subscription's executor, copied into each event's
-        executor = super().build_per_event_executor(payload)
-        # graphql-core 3.3's copy shares the subscription's memo of collected subfields, keyed by
-        # lists made anew for each event: it would grow with every event for the subscription's
-        # lifetime. Each event gets a memo of its own.
-        executor._relevant_sub_fields = {}
-        return executor
-
-    def execute_operation(self, serially: bool | None = None) -> Any:
-        context = self.context_value
-        memo = context.bus.memo_of(self.root_value) if isinstance(context, Context) else None
-        if memo is None or self.share_key is None:
-            return super().execute_operation(serially)
-        result = memo.get(self.share_key)
-        if result is None:
-            result = super().execute_operation(serially)
-            if not isinstance(result, ExecutionResult) or result.errors:
-                return result
-            memo[self.share_key] = result
-        return result
-
-    def _plain(self, parent: GraphQLNamedType, selections: SelectionSetNode, *, top: bool = False) -> bool:
-        """Whether the selection reads only fields without a resolver (and __typename)."""
-        for selection in selections.selections:
-            if isinstance(selection, FieldNode):
-                name = selection.name.value
-                if name == "__typename":
-                    continue
-                # On an interface, an implementation's field could have a resolver: not shared.
-                if not isinstance(parent, GraphQLObjectType) or name not in parent.fields:
-                    return False
-                field = parent.fields[name]
-                definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-                # The subscription's own field resolves each event to itself.
-                plain = (top and field.subscribe is not None) or getattr(definition, "is_basic_field", False)
-                if not plain:
-                    return False
-                if selection.selection_set is not None and not self._plain(
-                    get_named_type(field.type), selection.selection_set
-                ):
-                    return False
-            else:
-                if isinstance(selection, FragmentSpreadNode):
-                    fragment = self.fragment_definitions[selection.name.value]
-                    condition: NamedTypeNode | None = fragment.type_condition
-                    selection_set = fragment.selection_set
-                else:
-                    assert isinstance(selection, InlineFragmentNode)
-                    condition, selection_set = selection.type_condition, selection.selection_set
-                named = self.schema.get_type(condition.name.value) if condition is not None else parent
-                if named is None or not self._plain(named, selection_set, top=top):
-                    return False
-        return True
 
 
 def _database_unavailable(error: Exception) -> Response:
@@ -170,11 +71,8 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def __init__(self, state: AppState) -> None:
         settings = state.settings
-        schema = build_schema(settings)
-        # Strawberry reads it at each operation; in build_schema it would be the more usual place.
-        schema.execution_context_class = SharedEventExecutor
         super().__init__(
-            schema,
+            build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=True,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),

@@ -14,7 +14,7 @@ from strawberry.types import ExecutionContext
 
 from config import Settings
 from schema.academics import Class, Course, Teacher
-from schema.execution import PlainLeafExecutor
+from schema.execution import SharedEventExecutor
 from schema.extensions import is_unexpected, schema_extensions
 from schema.root import Mutation, Query, Subscription
 from schema.students import Student
@@ -50,5 +50,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         extensions=extensions,
         config=StrawberryConfig(),
         scalar_overrides={Upload: UploadDefinition},
-        execution_context_class=PlainLeafExecutor,
+        execution_context_class=SharedEventExecutor,
     )

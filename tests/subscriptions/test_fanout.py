@@ -16,7 +16,8 @@ from context import AppState, Context, build_state, close_state
 from models import User
 from resolvers.identity import CurrentUser
 from resolvers.ids import encode_id
-from server import GraphQLApp, SharedEventExecutor
+from schema.execution import SharedEventExecutor
+from server import GraphQLApp
 from subscriptions.channels import gradebook_channel
 from tests.conftest import ThrowawayRedis
 from tests.contract.documents import contract_operation
