@@ -18,7 +18,6 @@ from schema.execution import SharedEventExecutor
 from schema.extensions import is_unexpected, schema_extensions
 from schema.root import Mutation, Query, Subscription
 from schema.students import Student
-from schema.text import RejectNulText
 from schema.uploads import UploadDefinition
 from schema.users import School, User
 
@@ -39,7 +38,7 @@ class CampusSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    extensions: list[Any] = [*schema_extensions(settings), RejectNulText]
+    extensions: list[Any] = schema_extensions(settings)
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)
     return CampusSchema(

@@ -24,6 +24,7 @@ from models.db import is_database_unavailable, operation_statements
 from resolvers import audit
 from resolvers.errors import ApiError, ServiceUnavailable
 from schema.limits import HideSuggestions, QueryLimits
+from schema.text import NoNulLiterals, RejectNulText
 
 log = logging.getLogger("campusgraph.errors")
 
@@ -129,6 +130,7 @@ def schema_extensions(settings: Settings) -> list[type[SchemaExtension] | Callab
     limit_rules: list[type[ASTValidationRule]] = [
         query_depth_limiter.create_validator(settings.max_query_depth, None, None),
         max_aliases.create_validator(settings.max_aliases),
+        NoNulLiterals,
     ]
     extensions: list[Any] = [
         MaskUnexpectedErrors,
@@ -137,6 +139,7 @@ def schema_extensions(settings: Settings) -> list[type[SchemaExtension] | Callab
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
         QueryLimits,
+        RejectNulText,
         AuditReads,
     ]
     if not settings.introspection_enabled:

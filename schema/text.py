@@ -3,7 +3,8 @@
 PostgreSQL refuses U+0000 in text ("invalid byte sequence"), so a NUL in any string argument
 (a login email, a note, a message, a search) failed deep in a resolver as an unexpected error,
 and SQLite would have stored it. No text of this API has a use for it: an operation carrying
-one, in a literal or in its variables, is refused before it runs, as invalid input.
+one, in a literal (at validation) or in its variables, is refused before it runs, as invalid
+input.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import BREAK, DocumentNode, ExecutionResult, GraphQLError, StringValueNode, Visitor, visit
+from graphql import ExecutionResult, GraphQLError, StringValueNode, ValidationRule
 from strawberry.extensions import SchemaExtension
 
 NUL = "\x00"
@@ -28,31 +29,22 @@ def value_has_nul(value: Any) -> bool:
     return False  # numbers, booleans, null, uploaded files
 
 
-class _StringsWithNul(Visitor):
-    found = False
+class NoNulLiterals(ValidationRule):
+    """A string literal with a NUL is invalid. A validation rule, so that a document is checked
+    once and then served from the validation cache, not walked again at every request."""
 
-    def enter_string_value(self, node: StringValueNode, *_: Any) -> Any:
+    def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
         if NUL in node.value:
-            self.found = True
-            return BREAK
-        return None
-
-
-def document_has_nul(document: DocumentNode) -> bool:
-    finder = _StringsWithNul()
-    visit(document, finder)
-    return finder.found
+            self.report_error(GraphQLError(MESSAGE, node, extensions={"code": "BAD_USER_INPUT"}))
 
 
 class RejectNulText(SchemaExtension):
-    """Runs after validation; a result set here means the operation is not executed."""
+    """Variables with a NUL: they change at every request, so they are checked at each one.
+    Runs after validation; a result set here means the operation is not executed."""
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        document = context.graphql_document
-        if context.result is None and (
-            value_has_nul(context.variables) or (document is not None and document_has_nul(document))
-        ):
+        if context.result is None and value_has_nul(context.variables):
             error = GraphQLError(MESSAGE, extensions={"code": "BAD_USER_INPUT"})
             context.result = ExecutionResult(data=None, errors=[error])
         yield
