@@ -116,15 +116,17 @@ class RedisPresence:
     def _key(class_id: int) -> str:
         return f"gradebook:{class_id}:editors"
 
-    async def _write(self, class_id: int, editor: Editor) -> None:
-        key = self._key(class_id)
+    async def _write(self, entries: list[tuple[int, Editor]]) -> None:
+        """Writes the (class id, editor) entries, renewing their hashes' TTL: one round trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(key, editor.connection_id, editor.to_json())
-            pipe.pexpire(key, int(self.ttl * 1000))
+            for class_id, editor in entries:
+                key = self._key(class_id)
+                pipe.hset(key, editor.connection_id, editor.to_json())
+                pipe.pexpire(key, int(self.ttl * 1000))
             await pipe.execute()
 
     async def join(self, class_id: int, connection_id: str, user_id: int, name: str) -> None:
-        await self._write(class_id, Editor(connection_id, user_id, name, None, time.time() + self.ttl))
+        await self._write([(class_id, Editor(connection_id, user_id, name, None, time.time() + self.ttl))])
 
     async def heartbeat(self, entries: list[tuple[int, str]]) -> None:
         """Two round trips for all the entries: read them, write back those still there."""
@@ -132,18 +134,17 @@ class RedisPresence:
             for class_id, connection_id in entries:
                 pipe.hget(self._key(class_id), connection_id)
             found = await pipe.execute()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for (class_id, connection_id), raw in zip(entries, found, strict=True):
-                if raw is not None:
-                    editor = _renewed(Editor.from_json(connection_id, raw), self.ttl)
-                    pipe.hset(self._key(class_id), connection_id, editor.to_json())
-                    pipe.pexpire(self._key(class_id), int(self.ttl * 1000))
-            await pipe.execute()
+        await self._write(
+            [
+                (class_id, _renewed(Editor.from_json(connection_id, raw), self.ttl))
+                for (class_id, connection_id), raw in zip(entries, found, strict=True)
+                if raw is not None
+            ]
+        )
 
     async def focus(self, class_id: int, user_id: int, cell: tuple[int, int]) -> bool:
         mine = [editor for editor in await self.editors(class_id) if editor.user_id == user_id]
-        for editor in mine:
-            await self._write(class_id, _renewed(editor, self.ttl, cell))
+        await self._write([(class_id, _renewed(editor, self.ttl, cell)) for editor in mine])
         return bool(mine)
 
     async def leave(self, class_id: int, connection_id: str) -> None:
