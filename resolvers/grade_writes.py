@@ -97,7 +97,7 @@ async def update_grade(ctx: Context, item: GradeInput) -> WrittenGrade | list[Pr
     await gradebook_access(ctx, assignment.class_id, edit=True)
     try:
         async with ctx.writer.begin() as session:
-            written = await _write_all(session, ctx, assignment.class_id, [_decode(item, ())], atomic=True)
+            written, _ = await _write_all(session, ctx, assignment.class_id, [_decode(item, ())], atomic=True)
     except ProblemError as refused:
         return refused.problems
     await _announce(ctx, written)
@@ -113,10 +113,9 @@ async def bulk_update(
     if len(items) > MAX_BULK_UPDATES:
         return [], [Problem(f"At most {MAX_BULK_UPDATES} grades at once.", "INVALID", ("input", "updates"))]
     cells = [_decode(item, ("input", "updates", str(index))) for index, item in enumerate(items)]
-    problems: list[Problem] = []
     try:
         async with ctx.writer.begin() as session:
-            written = await _write_all(session, ctx, class_id, cells, atomic=atomic, problems=problems)
+            written, problems = await _write_all(session, ctx, class_id, cells, atomic=atomic)
     except ProblemError as refused:
         return [], refused.problems
     await _announce(ctx, written)
@@ -139,12 +138,11 @@ async def _write_all(
     cells: list[_Cell],
     *,
     atomic: bool,
-    problems: list[Problem] | None = None,
-) -> list[WrittenGrade]:
+) -> tuple[list[WrittenGrade], list[Problem]]:
     """Writes the cells in the caller's transaction, in order (a cell given twice is written
-    twice). With `atomic`, any problem raises ProblemError with all of them, so the caller's
-    transaction writes nothing; otherwise problems go to `problems` and the rest is written."""
-    problems = [] if problems is None else problems
+    twice): what was written and the problems of the rest. With `atomic`, any problem raises
+    ProblemError with all of them instead, so the caller's transaction writes nothing."""
+    problems: list[Problem] = []
     user = require_user(ctx)
     assignments = await _assignments(session, class_id, {cell.assignment_id for cell in cells})
     enrolled = await _enrolled(session, class_id, {cell.student_id for cell in cells})
@@ -182,7 +180,7 @@ async def _write_all(
     scale = GradingScale(
         await session.scalar(select(School.grading_scale).where(School.id == user.school_id))
     )
-    return [
+    written = [
         WrittenGrade(
             grade,
             class_id,
@@ -192,6 +190,7 @@ async def _write_all(
         )
         for (grade, _), notification_id in zip(changes, notified, strict=True)
     ]
+    return written, problems
 
 
 async def _assignments(session: AsyncSession, class_id: int, ids: set[int]) -> dict[int, Assignment]:
