@@ -188,13 +188,12 @@ class RedisRefreshQueue:
         return None if taken is None else int(taken)
 
     async def take_more(self, limit: int) -> list[int]:
-        taken: list[int] = []
-        while len(taken) < limit:
-            moved = await self.redis.lmove(self.QUEUE, self.PROCESSING, "RIGHT", "LEFT")
-            if moved is None:
-                break
-            taken.append(int(moved))
-        return taken
+        """One round trip: a move that finds the queue empty moves nothing."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for _ in range(limit):
+                pipe.lmove(self.QUEUE, self.PROCESSING, "RIGHT", "LEFT")
+            moved = await pipe.execute()
+        return [int(student_id) for student_id in moved if student_id is not None]
 
     async def done(self, student_ids: list[int]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:

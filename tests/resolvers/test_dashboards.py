@@ -7,16 +7,18 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from redis import asyncio as aioredis
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config import Settings
 from models import DashboardAction, Notification, StudentProfile, User
 from models.enums import Tier
+from resolvers.dashboard_cache import MemoryRefreshQueue, RedisRefreshQueue, RefreshQueue
 from resolvers.ids import encode_id
 from services.simulator import running_simulator, service_env, simulated_item
 from tests.clients import GraphQLClient
-from tests.conftest import http_client_for
+from tests.conftest import ThrowawayRedis, http_client_for
 from tests.contract.documents import contract_operation
 from tests.factories import Factory, populate
 
@@ -173,3 +175,23 @@ async def test_unread_notifications_are_counted(
         )
     dashboard = (await gql.as_user(factory.token(north.student)).data(DASHBOARD, {}))["studentDashboard"]
     assert dashboard["notifications"]["unreadCount"] == 3
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_the_refresh_queue_hands_out_batches_in_order(
+    kind: str, throwaway_redis: ThrowawayRedis
+) -> None:
+    redis = aioredis.Redis.from_url(throwaway_redis.url) if kind == "redis" else None
+    queue: RefreshQueue = RedisRefreshQueue(redis) if redis is not None else MemoryRefreshQueue()
+    await queue.enqueue([5, 3, 8, 1, 3])  # 3 twice: queued once
+    first = await queue.take(wait_seconds=1)
+    batch = [first, *await queue.take_more(10)]
+    assert batch == [5, 3, 8, 1]
+    assert await queue.take_more(10) == []
+    await queue.done([5, 3, 8, 1])
+    await queue.recover()  # nothing was left taken and not done
+    assert await queue.depth() == 0
+    await queue.enqueue([3])  # done: it may be queued again
+    assert await queue.take(wait_seconds=1) == 3
+    if redis is not None:
+        await redis.aclose()
