@@ -14,7 +14,7 @@ import contextlib
 import logging
 import sys
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, cast
 
@@ -29,9 +29,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -66,8 +67,22 @@ def _database_unavailable(error: Exception) -> Response:
     return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
 
+class TextFrameWebSocket(ASGIWebSocketAdapter):
+    """Sends every message of both WebSocket protocols as a text frame. The view's orjson
+    encoder returns bytes, which Strawberry would send as binary frames: browsers receive
+    those as Blobs, and graphql-ws (GraphiQL, Apollo, urql) closes with 4400/4004."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as error:
+            raise WebSocketDisconnected from error
+
+
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our Context and orjson encoding."""
+
+    websocket_adapter_class = TextFrameWebSocket
 
     def __init__(self, state: AppState) -> None:
         settings = state.settings
