@@ -5,8 +5,9 @@ from __future__ import annotations
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from web.responses import error_response
 
 # Content types a browser may send cross-site without a CORS preflight.
 SIMPLE_CONTENT_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded", "text/plain")
@@ -147,8 +148,8 @@ class RequestGuard:
 async def _refuse(
     scope: Scope, receive: Receive, send: Send, *, status: int, message: str, code: str
 ) -> None:
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    await JSONResponse(body, status_code=status)(scope, receive, send)
+    accept = Headers(scope=scope).get("accept", "")
+    await error_response(accept, status=status, message=message, code=code)(scope, receive, send)
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:

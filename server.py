@@ -26,14 +26,16 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types.execution import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from config import Settings
@@ -48,6 +50,14 @@ from resolvers.media import media_routes
 from resolvers.notifications import deliver_forever
 from schema import build_schema
 from subscriptions.sessions import watch_session
+from web.graphiql import graphiql_page, graphiql_routes
+from web.responses import (
+    GRAPHQL_RESPONSE,
+    JSON,
+    error_response,
+    negotiated_media_type,
+    request_error_status,
+)
 
 log = logging.getLogger("campusgraph")
 
@@ -55,16 +65,23 @@ CONNECTION_TASKS = "campusgraph_connection_tasks"
 CORS_HEADERS = ["Authorization", "Content-Type", "Apollo-Require-Preflight", "X-Include-Cost"]
 
 
-def _database_unavailable(error: Exception) -> Response:
+def _database_unavailable(request: Request, error: Exception) -> Response:
     """The answer execution would give (see `MaskUnexpectedErrors`), for an outage met before it."""
     request_id = uuid.uuid4().hex[:16]
     log.error("request %s failed: the database is unavailable (%s)", request_id, type(error).__name__)
-    extensions = {"code": ServiceUnavailable.code, "requestId": request_id}
-    body = {
-        "data": None,
-        "errors": [{"message": ServiceUnavailable.default_message, "extensions": extensions}],
-    }
-    return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+    return error_response(
+        request.headers.get("accept", ""),
+        status=503,
+        message=ServiceUnavailable.default_message,
+        code=ServiceUnavailable.code,
+        extensions={"requestId": request_id},
+        headers={"Retry-After": "5"},
+    )
+
+
+# Strawberry's refusals before execution (HTTPException), by status: an unknown operation name,
+# a mutation over GET, a body that is not JSON...
+HTTP_ERROR_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 class TextFrameWebSocket(ASGIWebSocketAdapter):
@@ -117,11 +134,16 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             response = await self.run(request)
         except HTTPException as error:
-            response = PlainTextResponse(error.reason, status_code=error.status_code)
+            response = error_response(
+                request.headers.get("accept", ""),
+                status=error.status_code,
+                message=error.reason,
+                code=HTTP_ERROR_CODES.get(error.status_code, "BAD_REQUEST"),
+            )
         except Exception as error:
             if not is_database_unavailable(error):
                 raise
-            response = _database_unavailable(error)  # signing in, before execution, found it down
+            response = _database_unavailable(request, error)  # signing in, before execution, found it down
         finally:
             await request.close()
         await response(scope, receive, send)
@@ -159,6 +181,35 @@ class GraphQLApp(GraphQL[Context, None]):
         context.loaders.user_by_id.prime(user.id, user)
         return True
 
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = negotiated_media_type(request.headers.get("accept", ""))
+        return sub_response
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        """As the GraphQL-over-HTTP spec says (web/responses.py): under its media type, a request
+        error (no `data`: the document did not parse or validate) is a 400."""
+        response = super().create_response(response_data, sub_response)
+        media_type = sub_response.media_type or JSON
+        response.headers["content-type"] = media_type
+        if isinstance(response_data, dict) and "data" not in response_data and not sub_response.status_code:
+            response.status_code = request_error_status(response_data.get("errors") or [])
+        return response
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """Under the spec's media type, a request error (refused before execution: no error has a
+        path) has no `data` at all, which is how clients tell it from a failed execution."""
+        response = await super().process_result(request, result)
+        refused = result.data is None and result.errors and all(e.path is None for e in result.errors)
+        if refused and negotiated_media_type(request.headers.get("accept", "")) == GRAPHQL_RESPONSE:
+            response.pop("data", None)
+        return response
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return graphiql_page()
+
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
@@ -190,6 +241,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await asyncio.gather(*background, return_exceptions=True)
             await close_state(state)
 
+    async def home(_request: Request) -> Response:
+        return RedirectResponse("/graphql")
+
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -202,10 +256,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
+            Route("/", home),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *media_routes(settings),
+            *(graphiql_routes() if settings.graphiql_enabled else []),
             WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,

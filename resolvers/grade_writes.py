@@ -71,6 +71,8 @@ class WrittenGrade:
     by: CurrentUser
     notification_id: int | None
     letter: str | None
+    # The cell's lock as the write found it (held by the writer, or none).
+    lock: CellLock | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,7 @@ async def _write_all(
             user,
             notification_id,
             scale.letter_of(grade.score, assignments[grade.assignment_id].max_score),
+            locks.get((grade.student_id, grade.assignment_id)),
         )
         for (grade, _), notification_id in zip(changes, notified, strict=True)
     ]
@@ -356,4 +359,5 @@ def grade_event(written: WrittenGrade) -> dict[str, Any]:
             "updatedAt": grade.updated_at.isoformat(),
         },
         "by": {"id": written.by.id, "name": written.by.name},
+        "lock": written.lock.to_dict() if written.lock else None,
     }

@@ -242,7 +242,10 @@ async def calculate_final_grades(
         await audit.record_many(
             session, ctx, "grade.final_calculated", "Student", [s.id for s, _ in results], classId=class_id
         )
-    await ctx.bus.publish(gradebook_channel(class_id), {"type": "FinalGradesCalculated", "classId": class_id})
+    await ctx.bus.publish(
+        gradebook_channel(class_id),
+        {"type": "FinalGradesCalculated", "classId": class_id, "at": utcnow().isoformat()},
+    )
     return results
 
 

@@ -16,6 +16,14 @@ def encode_id(type_name: str, pk: int) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
 
 
+def encode_key(type_name: str, *parts: object) -> str:
+    """A global id for an object keyed by more than one primary key (a grade cell is a student
+    and an assignment) or by another system's id (a mission of the missions service); unique
+    for its type, never decoded by `decode_id`, which wants one integer key."""
+    key = ":".join(str(part) for part in parts)
+    return base64.urlsafe_b64encode(f"{type_name}:{key}".encode()).decode().rstrip("=")
+
+
 def decode_id(global_id: str) -> tuple[str, int]:
     """Returns (type name, primary key); raises InvalidId for anything malformed."""
     try:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
+from models.base import utcnow
 from resolvers import grading
 from resolvers.ids import decode_id_of
 from resolvers.policy import require_user
@@ -52,7 +53,12 @@ async def unlock_cell(ctx: Context, student_global_id: str, assignment_global_id
     if released:
         await ctx.bus.publish(
             gradebook_channel(class_id),
-            {"type": "CellUnlocked", "studentId": cell[0], "assignmentId": cell[1]},
+            {
+                "type": "CellUnlocked",
+                "studentId": cell[0],
+                "assignmentId": cell[1],
+                "at": utcnow().isoformat(),
+            },
         )
     return released
 
@@ -195,7 +201,14 @@ async def gradebook_events(
             first = convert({"type": "EditorsChanged", "editors": await ctx.app.editors.current(class_id)})
             if first is not None:
                 yield first
+            # The editors as this subscriber last saw them: the announcement of its own join
+            # (already sent as its first event) and any other repeat are not sent again.
+            editors = first
             async for event in events:
+                if editors is not None and type(event) is type(editors):
+                    if event == editors:
+                        continue
+                    editors = event
                 yield event
         finally:
             ctx.app.presence_keeper.drop(class_id, connection_id)
@@ -211,6 +224,7 @@ async def _leave(ctx: Context, class_id: int, connection_id: str, user_id: int) 
                 "type": "CellUnlocked",
                 "studentId": lock.student_id,
                 "assignmentId": lock.assignment_id,
+                "at": utcnow().isoformat(),
             }
             await ctx.bus.publish(gradebook_channel(class_id), unlocked)
     except CONNECTION_ERRORS as error:

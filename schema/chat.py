@@ -13,23 +13,11 @@ from strawberry.file_uploads import Upload
 from models import Attachment as AttachmentModel
 from models import Conversation as ConversationModel
 from models import Message as MessageModel
-from models import User as UserModel
 from resolvers import chat
 from resolvers.attachments import attachment_url
 from resolvers.ids import encode_id
 from schema.base import Connection, Info, Node, UserError, connection_from_page, user_errors
-from schema.enums import Role
-
-
-@strawberry.type(description="Someone in a conversation: what the other participants see of them.")
-class ChatUser:
-    id: strawberry.ID
-    name: str
-    role: Role
-
-    @classmethod
-    def from_model(cls, user: UserModel) -> ChatUser:
-        return cls(id=strawberry.ID(encode_id("User", user.id)), name=user.name, role=user.role)
+from schema.users import User
 
 
 @strawberry.type(description="A file sent with a message; `url` is signed and works for an hour.")
@@ -70,11 +58,11 @@ class Message(Node):
         )
 
     @strawberry.field(description="Null when the author's account is gone.")
-    async def author(self, info: Info) -> ChatUser | None:
+    async def author(self, info: Info) -> User | None:
         if self.author_id is None:
             return None
         user = await info.context.loaders.user_by_id.load(self.author_id)
-        return ChatUser.from_model(user) if user else None
+        return User.from_model(user) if user else None
 
     @strawberry.field(description="The message this one answers (a thread), if any.")
     async def reply_to(self, info: Info) -> Message | None:
@@ -104,10 +92,10 @@ class Conversation(Node):
         return cls(id=strawberry.ID(encode_id("Conversation", row.id)), title=row.title, pk=row.id)
 
     @strawberry.field
-    async def participants(self, info: Info) -> list[ChatUser]:
+    async def participants(self, info: Info) -> list[User]:
         members = await info.context.loaders.chat.participants_by_conversation.load(self.pk)
         users = await info.context.loaders.user_by_id.load_many([member.user_id for member in members])
-        return [ChatUser.from_model(user) for user in users if user is not None]
+        return [User.from_model(user) for user in users if user is not None]
 
     @strawberry.field(description="Messages of the others the caller has not read yet.")
     async def unread_count(self, info: Info) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 import strawberry
 
 from resolvers import dashboards
-from resolvers.ids import encode_id
+from resolvers.ids import encode_id, encode_key
 from schema.base import Info, OkPayload
 from schema.enums import Tier
 
@@ -78,9 +78,14 @@ class CoachingSession:
     coach_name: str
 
 
+# The services number each student's items from 1 ("m1"): alone, their ids would make a client's
+# cache merge different students' items.
+SERVICE_ITEM_ID = "Unique across students: the service's id of the item, with the student's."
+
+
 @strawberry.type
 class MissionItem:
-    id: str
+    id: strawberry.ID = strawberry.field(description=SERVICE_ITEM_ID)
     title: str
     progress: float
     due_at: datetime | None
@@ -88,7 +93,7 @@ class MissionItem:
 
 @strawberry.type
 class PortfolioItem:
-    id: str
+    id: strawberry.ID = strawberry.field(description=SERVICE_ITEM_ID)
     title: str
     url: str
     updated_at: datetime
@@ -194,6 +199,9 @@ class StudentDashboard:
             document=document,
         )
 
+    def _item_id(self, kind: str, service_id: str) -> strawberry.ID:
+        return strawberry.ID(encode_key(kind, self.document["studentId"], service_id))
+
     def _section(self, name: str) -> dict[str, Any]:
         section: dict[str, Any] = self.document["sections"][name]
         return section
@@ -236,7 +244,12 @@ class StudentDashboard:
     def missions(self) -> MissionsSection:
         status, at, data = _head(self._section("missions"))
         items = [
-            MissionItem(id=m["id"], title=m["title"], progress=m["progress"], due_at=_time(m.get("dueAt")))
+            MissionItem(
+                id=self._item_id("Mission", m["id"]),
+                title=m["title"],
+                progress=m["progress"],
+                due_at=_time(m.get("dueAt")),
+            )
             for m in data.get("missions", [])
         ]
         return MissionsSection(status=status, updated_at=at, items=items)
@@ -246,7 +259,10 @@ class StudentDashboard:
         status, at, data = _head(self._section("portfolio"))
         items = [
             PortfolioItem(
-                id=p["id"], title=p["title"], url=p["url"], updated_at=datetime.fromisoformat(p["updatedAt"])
+                id=self._item_id("PortfolioItem", p["id"]),
+                title=p["title"],
+                url=p["url"],
+                updated_at=datetime.fromisoformat(p["updatedAt"]),
             )
             for p in data.get("items", [])
         ]

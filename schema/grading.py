@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
+import orjson
 import strawberry
 
 from models import Assignment as AssignmentModel
 from resolvers import grade_writes, grading, live_grading, reports
 from resolvers.grade_writes import GradeInput, WrittenGrade
 from resolvers.grading import Cell, FinalResult
-from resolvers.ids import encode_id
+from resolvers.ids import encode_id, encode_key
 from schema.academics import Class, StudentSummary
 from schema.base import Info, Node, OkPayload, UserError, user_errors
 from schema.enums import AssignmentCategory
@@ -27,18 +29,6 @@ def _student_id(pk: int) -> strawberry.ID:
 
 def _assignment_id(pk: int) -> strawberry.ID:
     return strawberry.ID(encode_id("Assignment", pk))
-
-
-@strawberry.type
-class Person:
-    """Who holds a lock or made a change: enough to show a name on another teacher's screen."""
-
-    id: strawberry.ID
-    name: str
-
-    @classmethod
-    def of_user(cls, user_id: int, name: str) -> Person:
-        return cls(id=strawberry.ID(encode_id("User", user_id)), name=name)
 
 
 @strawberry.type
@@ -63,24 +53,26 @@ class Assignment(Node):
 
 @strawberry.type
 class CellLock:
-    holder: Person
+    holder: User
     expires_at: datetime
 
     @classmethod
     def from_lock(cls, lock: CellLockModel) -> CellLock:
-        return cls(holder=Person.of_user(lock.holder_id, lock.holder_name), expires_at=lock.expires_at)
+        return cls(holder=User.ref(lock.holder_id, lock.holder_name), expires_at=lock.expires_at)
 
 
-@strawberry.type
+@strawberry.type(description="One student's grade for one assignment: a position of the sheet.")
 class GradeCell:
     assignment_id: strawberry.ID
     score: float | None
     letter: str | None
     version: int = strawberry.field(description="0 before the first grade; send it back as expectedVersion.")
     lock: CellLock | None
+    student_pk: strawberry.Private[int]
+    assignment_pk: strawberry.Private[int]
 
     @classmethod
-    def from_cell(cls, cell: Cell, assignment_ids: dict[int, strawberry.ID]) -> GradeCell:
+    def from_cell(cls, cell: Cell, student_pk: int, assignment_ids: dict[int, strawberry.ID]) -> GradeCell:
         """`assignment_ids`: the sheet's assignments' global ids, encoded once, not once per cell."""
         return cls(
             assignment_id=assignment_ids[cell.assignment_id],
@@ -88,7 +80,30 @@ class GradeCell:
             letter=cell.letter,
             version=cell.version,
             lock=CellLock.from_lock(cell.lock) if cell.lock else None,
+            student_pk=student_pk,
+            assignment_pk=cell.assignment_id,
         )
+
+    @classmethod
+    def from_written(cls, written: WrittenGrade, lock: CellLock | None) -> GradeCell:
+        grade = written.grade
+        return cls(
+            assignment_id=_assignment_id(grade.assignment_id),
+            score=grade.score,
+            letter=written.letter,
+            version=grade.version,
+            lock=lock,
+            student_pk=grade.student_id,
+            assignment_pk=grade.assignment_id,
+        )
+
+    @strawberry.field(description="The same for the same student and assignment, in every answer and event.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_key("GradeCell", self.student_pk, self.assignment_pk))
+
+    @strawberry.field
+    def student_id(self) -> strawberry.ID:
+        return _student_id(self.student_pk)
 
 
 @strawberry.type
@@ -120,14 +135,14 @@ class CellFocus:
 
 @strawberry.type
 class GradebookEditor:
-    user: Person
+    user: User
     focus: CellFocus | None
 
     @classmethod
     def from_payload(cls, entry: dict[str, Any]) -> GradebookEditor:
         focus = entry.get("focus")
         return cls(
-            user=Person.of_user(entry["id"], entry["name"]),
+            user=User.ref(entry["id"], entry["name"]),
             focus=CellFocus(student_id=_student_id(focus[0]), assignment_id=_assignment_id(focus[1]))
             if focus
             else None,
@@ -224,6 +239,7 @@ class CalculateFinalGradesInput:
 @strawberry.type
 class UpdateGradePayload:
     grade: Grade | None
+    cell: GradeCell | None = strawberry.field(description="The sheet's cell as this write left it.")
     user_errors: list[UserError]
 
 
@@ -232,6 +248,7 @@ class BulkUpdateGradesPayload:
     processed_count: int
     failed_count: int
     grades: list[Grade]
+    cells: list[GradeCell] = strawberry.field(description="The sheet's cells as these writes left them.")
     user_errors: list[UserError]
 
 
@@ -261,35 +278,44 @@ class CalculateFinalGradesPayload:
     user_errors: list[UserError]
 
 
+EVENT_ID = "Unique for each event; a repeat of the same event has the same id."
+
+
 @strawberry.type
 class GradeUpdated:
+    id: strawberry.ID = strawberry.field(description=EVENT_ID)
     student_id: strawberry.ID
     assignment_id: strawberry.ID
     grade: Grade
-    by: Person
+    cell: GradeCell = strawberry.field(description="The sheet's cell as this write left it.")
+    by: User
 
 
 @strawberry.type
 class CellLocked:
+    id: strawberry.ID = strawberry.field(description=EVENT_ID)
     student_id: strawberry.ID
     assignment_id: strawberry.ID
-    holder: Person
+    holder: User
     expires_at: datetime
 
 
 @strawberry.type
 class CellUnlocked:
+    id: strawberry.ID = strawberry.field(description=EVENT_ID)
     student_id: strawberry.ID
     assignment_id: strawberry.ID
 
 
 @strawberry.type
 class EditorsChanged:
+    id: strawberry.ID = strawberry.field(description=EVENT_ID)
     editors: list[GradebookEditor]
 
 
 @strawberry.type
 class FinalGradesCalculated:
+    id: strawberry.ID = strawberry.field(description=EVENT_ID)
     class_id: strawberry.ID
 
 
@@ -309,30 +335,61 @@ def event_of(payload: dict[str, Any]) -> GradebookEvent | None:
             "assignment_id": _assignment_id(payload["assignmentId"]),
         }
     if kind == "GradeUpdated":
-        grade = payload["grade"]
-        return GradeUpdated(
-            **cell,
-            grade=Grade(
-                id=strawberry.ID(encode_id("Grade", grade["id"])),
-                score=grade["score"],
-                letter=grade.get("letter"),
-                version=grade["version"],
-                updated_at=datetime.fromisoformat(grade["updatedAt"]),
-                updated_by_id=payload["by"]["id"],
-            ),
-            by=Person.of_user(payload["by"]["id"], payload["by"]["name"]),
-        )
+        return _grade_updated(payload, cell)
     if kind == "CellLocked":
         holder = payload["holder"]
-        expires_at = datetime.fromisoformat(payload["expiresAt"])
-        return CellLocked(**cell, holder=Person.of_user(holder["id"], holder["name"]), expires_at=expires_at)
+        return CellLocked(
+            id=_event_id(kind, payload["studentId"], payload["assignmentId"], payload["expiresAt"]),
+            **cell,
+            holder=User.ref(holder["id"], holder["name"]),
+            expires_at=datetime.fromisoformat(payload["expiresAt"]),
+        )
     if kind == "CellUnlocked":
-        return CellUnlocked(**cell)
+        return CellUnlocked(
+            id=_event_id(kind, payload["studentId"], payload["assignmentId"], payload.get("at")), **cell
+        )
     if kind == "EditorsChanged":
-        return EditorsChanged(editors=[GradebookEditor.from_payload(entry) for entry in payload["editors"]])
+        editors = payload["editors"]
+        return EditorsChanged(
+            id=_event_id(kind, hashlib.blake2b(orjson.dumps(editors), digest_size=12).hexdigest()),
+            editors=[GradebookEditor.from_payload(entry) for entry in editors],
+        )
     if kind == "FinalGradesCalculated":
-        return FinalGradesCalculated(class_id=strawberry.ID(encode_id("Class", payload["classId"])))
+        return FinalGradesCalculated(
+            id=_event_id(kind, payload["classId"], payload.get("at")),
+            class_id=strawberry.ID(encode_id("Class", payload["classId"])),
+        )
     return None
+
+
+def _event_id(kind: str, *parts: object) -> strawberry.ID:
+    return strawberry.ID(encode_key(kind, *parts))
+
+
+def _grade_updated(payload: dict[str, Any], cell: dict[str, strawberry.ID]) -> GradeUpdated:
+    grade, by, lock = payload["grade"], payload["by"], payload.get("lock")
+    return GradeUpdated(
+        id=_event_id("GradeUpdated", grade["id"], grade["version"]),
+        **cell,
+        grade=Grade(
+            id=strawberry.ID(encode_id("Grade", grade["id"])),
+            score=grade["score"],
+            letter=grade.get("letter"),
+            version=grade["version"],
+            updated_at=datetime.fromisoformat(grade["updatedAt"]),
+            updated_by_id=by["id"],
+        ),
+        cell=GradeCell(
+            assignment_id=cell["assignment_id"],
+            score=grade["score"],
+            letter=grade.get("letter"),
+            version=grade["version"],
+            lock=CellLock.from_lock(CellLockModel.from_dict(lock)) if lock else None,
+            student_pk=payload["studentId"],
+            assignment_pk=payload["assignmentId"],
+        ),
+        by=User.ref(by["id"], by["name"]),
+    )
 
 
 @strawberry.type
@@ -347,7 +404,7 @@ class GradingQueries:
             rows=[
                 GradebookRow(
                     student=StudentSummary.of(row.student.id, row.student.name),
-                    cells=[GradeCell.from_cell(cell, assignment_ids) for cell in row.cells],
+                    cells=[GradeCell.from_cell(cell, row.student.id, assignment_ids) for cell in row.cells],
                     final_grade=FinalGrade.of(row.final),
                 )
                 for row in sheet.rows
@@ -368,6 +425,10 @@ class GradingQueries:
             )
             for c in changes
         ]
+
+
+def _written_cell(written: WrittenGrade) -> GradeCell:
+    return GradeCell.from_written(written, CellLock.from_lock(written.lock) if written.lock else None)
 
 
 def _grade_input(item: UpdateGradeInput | GradeUpdateItem) -> GradeInput:
@@ -418,8 +479,10 @@ class GradingMutations:
     async def update_grade(self, info: Info, input: UpdateGradeInput) -> UpdateGradePayload:
         result = await grade_writes.update_grade(info.context, _grade_input(input))
         if isinstance(result, list):
-            return UpdateGradePayload(grade=None, user_errors=user_errors(result))
-        return UpdateGradePayload(grade=Grade.from_written(result), user_errors=[])
+            return UpdateGradePayload(grade=None, cell=None, user_errors=user_errors(result))
+        return UpdateGradePayload(
+            grade=Grade.from_written(result), cell=_written_cell(result), user_errors=[]
+        )
 
     @strawberry.mutation(description="Many cells: all or nothing (atomic, the default), or each on its own.")
     async def bulk_update_grades(self, info: Info, input: BulkUpdateGradesInput) -> BulkUpdateGradesPayload:
@@ -434,6 +497,7 @@ class GradingMutations:
             processed_count=len(written),
             failed_count=failed,
             grades=[Grade.from_written(w) for w in written],
+            cells=[_written_cell(w) for w in written],
             user_errors=user_errors(problems),
         )
 

@@ -23,8 +23,9 @@ from resolvers.sessions import Completion, EarningsReport
 from schema.academics import Class, StudentSummary, Teacher
 from schema.base import Connection, Info, Node, UserError, connection_from_page, user_errors
 from schema.enums import AttendanceStatus, RiskLevel, SessionStatus
-from schema.grading import Assignment, Person
+from schema.grading import Assignment
 from schema.students import Student
+from schema.users import User
 
 Json = dict[str, Any]
 
@@ -267,11 +268,11 @@ class Assessment(Node):
         )
 
     @strawberry.field
-    async def assessor(self, info: Info) -> Person | None:
+    async def assessor(self, info: Info) -> User | None:
         if self.assessor_id is None:
             return None
         user = await info.context.loaders.user_by_id.load(self.assessor_id)
-        return Person.of_user(user.id, user.name) if user else None
+        return User.from_model(user) if user else None
 
 
 @strawberry.type

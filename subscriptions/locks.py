@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 from redis import asyncio as aioredis
@@ -47,20 +47,18 @@ class CellLock:
     holder_name: str
     expires_at: datetime
 
-    def to_json(self) -> bytes:
-        return orjson.dumps(
-            {
-                "studentId": self.student_id,
-                "assignmentId": self.assignment_id,
-                "holderId": self.holder_id,
-                "holderName": self.holder_name,
-                "expiresAt": self.expires_at.timestamp(),
-            }
-        )
+    def to_dict(self) -> dict[str, Any]:
+        """As stored in Redis and carried by gradebook events."""
+        return {
+            "studentId": self.student_id,
+            "assignmentId": self.assignment_id,
+            "holderId": self.holder_id,
+            "holderName": self.holder_name,
+            "expiresAt": self.expires_at.timestamp(),
+        }
 
     @classmethod
-    def from_json(cls, raw: bytes | str) -> CellLock:
-        data = orjson.loads(raw)
+    def from_dict(cls, data: dict[str, Any]) -> CellLock:
         return cls(
             student_id=data["studentId"],
             assignment_id=data["assignmentId"],
@@ -68,6 +66,13 @@ class CellLock:
             holder_name=data["holderName"],
             expires_at=datetime.fromtimestamp(data["expiresAt"], UTC),
         )
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> CellLock:
+        return cls.from_dict(orjson.loads(raw))
 
 
 class CellLocks(Protocol):

@@ -95,7 +95,7 @@ async def test_answers_carry_security_headers(http: httpx.AsyncClient, settings:
     assert answer.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
     assert "strict-transport-security" not in answer.headers
     page = await http.get("/graphql", headers={"Accept": "text/html"})
-    assert "content-security-policy" not in page.headers, "GraphiQL loads its scripts"
+    assert "script-src 'self';" in page.headers["content-security-policy"], "GraphiQL's own scripts only"
     production = settings.model_copy(update={"environment": "production", "secret_key": "s" * 40})
     async with http_client_for(production) as client:
         assert "max-age" in (await client.get("/healthz")).headers["strict-transport-security"]
@@ -112,3 +112,48 @@ async def test_cors_allows_only_the_configured_origins_and_never_credentials(set
     assert "access-control-allow-credentials" not in allowed.headers
     assert denied.status_code == 400
     assert "access-control-allow-origin" not in denied.headers
+
+
+async def test_the_root_leads_to_graphql(http: httpx.AsyncClient) -> None:
+    response = await http.get("/", follow_redirects=False)
+    assert response.status_code in (302, 307)
+    assert response.headers["location"] == "/graphql"
+
+
+GRAPHQL_RESPONSE_ACCEPT = {"Accept": "application/graphql-response+json, application/json;q=0.9"}
+
+
+async def test_answers_follow_the_graphql_over_http_media_type_and_status_rules(
+    http: httpx.AsyncClient,
+) -> None:
+    ok = await http.post("/graphql", json={"query": "{ __typename }"}, headers=GRAPHQL_RESPONSE_ACCEPT)
+    assert (ok.status_code, ok.headers["content-type"]) == (200, "application/graphql-response+json")
+    invalid = await http.post("/graphql", json={"query": "{ nope }"}, headers=GRAPHQL_RESPONSE_ACCEPT)
+    assert invalid.status_code == 400, "a request error has no data: 4xx under the new media type"
+    assert invalid.headers["content-type"] == "application/graphql-response+json"
+    assert "data" not in invalid.json()
+    legacy = await http.post("/graphql", json={"query": "{ nope }"})
+    assert (legacy.status_code, legacy.headers["content-type"]) == (200, "application/json")
+
+
+async def test_refusals_before_execution_are_graphql_errors_with_a_code(http: httpx.AsyncClient) -> None:
+    unknown = await http.post(
+        "/graphql",
+        json={"query": "query A { __typename }", "operationName": "B"},
+        headers=GRAPHQL_RESPONSE_ACCEPT,
+    )
+    assert unknown.status_code == 400
+    assert unknown.headers["content-type"] == "application/graphql-response+json"
+    [error] = unknown.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert "B" in error["message"]
+    csrf = await http.post(
+        "/graphql",
+        content=b'{"query": "{ __typename }"}',
+        headers={"Content-Type": "text/plain"} | GRAPHQL_RESPONSE_ACCEPT,
+    )
+    assert (csrf.status_code, csrf.headers["content-type"]) == (400, "application/graphql-response+json")
+    assert csrf.json()["errors"][0]["extensions"]["code"] == "CSRF_REFUSED"
+    legacy = await http.post("/graphql", json={"query": "query A { __typename }", "operationName": "B"})
+    assert (legacy.status_code, legacy.headers["content-type"]) == (400, "application/json")
+    assert legacy.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"

@@ -195,3 +195,28 @@ async def test_the_refresh_queue_hands_out_batches_in_order(
     assert await queue.take(wait_seconds=1) == 3
     if redis is not None:
         await redis.aclose()
+
+
+async def test_service_items_have_ids_unique_across_students(
+    wired: GraphQLClient, factory: Factory, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """The services number each student's items from "m1"; a client's cache must never merge two
+    students' items, so the API's ids are unique across students and stable across reads."""
+    north = await factory.school("north")
+    roster = await populate(session_factory, north, 4)
+    query = (
+        "query($id: ID) { studentDashboard(studentId: $id) { missions { items { id title } } "
+        "portfolio { items { id title } } } }"
+    )
+    staff = wired.as_user(factory.token(north.staff))
+    seen: dict[str, str] = {}
+    for student_id in roster.student_ids:
+        variables = {"id": encode_id("Student", student_id)}
+        first = await staff.data(query, variables)
+        again = await staff.data(query, variables)
+        assert first == again
+        dashboard = first["studentDashboard"]
+        ids = [item["id"] for section in ("missions", "portfolio") for item in dashboard[section]["items"]]
+        assert not set(ids) & set(seen), "another student's item has this id"
+        seen |= dict.fromkeys(ids, str(student_id))
+    assert len(seen) > len(roster.student_ids), "the simulator gave the students items"
