@@ -43,11 +43,9 @@ from context import AppState, Context, build_state, close_state
 from guards import RequestGuard, SecurityHeaders
 from models.db import is_database_unavailable
 from resolvers.auth import authenticate
-from resolvers.dashboards import refresh_forever
 from resolvers.errors import ServiceUnavailable
 from resolvers.identity import CurrentUser
 from resolvers.media import media_routes
-from resolvers.notifications import deliver_forever
 from schema import build_schema
 from subscriptions.sessions import watch_session
 from web.graphiql import graphiql_page, graphiql_routes
@@ -58,6 +56,7 @@ from web.responses import (
     negotiated_media_type,
     request_error_status,
 )
+from worker import BackgroundWork
 
 log = logging.getLogger("campusgraph")
 
@@ -224,21 +223,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
     state = build_state(settings)
     graphql = GraphQLApp(state)
 
+    background = BackgroundWork(state)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await state.bus.connect()
         # Every serving process also refreshes dashboards and delivers the notification outbox;
         # `server.py worker` adds processes that do only that.
-        stopping = asyncio.Event()
-        background = [
-            asyncio.create_task(refresh_forever(state, stop=stopping), name="dashboard-refresh"),
-            asyncio.create_task(deliver_forever(state, stopping), name="notification-outbox"),
-        ]
+        background.start()
         try:
             yield
         finally:
-            stopping.set()
-            await asyncio.gather(*background, return_exceptions=True)
+            await background.close()
             await close_state(state)
 
     async def home(_request: Request) -> Response:
@@ -248,7 +244,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_request: Request) -> Response:
-        checks = await readiness(state)
+        checks = await readiness(state) | {"backgroundLoops": background.readiness()}
         ready = all(value == "ok" for value in checks.values())
         return JSONResponse(
             {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
@@ -366,9 +362,8 @@ async def run_worker(settings: Settings) -> None:
     """Background work on its own: dashboard refreshes and notification delivery."""
     state = build_state(settings)
     await state.bus.connect()
-    stop = asyncio.Event()
     try:
-        await asyncio.gather(refresh_forever(state, stop=stop), deliver_forever(state, stop))
+        await BackgroundWork(state).run()
     finally:
         await close_state(state)
 

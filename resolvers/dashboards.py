@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -221,26 +221,22 @@ async def refresh_forever(
     *,
     stop: asyncio.Event | None = None,
     stale_every: float = 30.0,
-    extra: Callable[[], Awaitable[Any]] | None = None,
+    health: Callable[[], None] | None = None,
 ) -> None:
     """The refresh worker: takes queued dashboards in batches; every `stale_every` seconds it
-    queues the stale ones (so that hot dashboards stay warm) and runs `extra` (the outbox).
-    While Redis is unreachable it waits and tries again; jobs taken by a worker that died go
-    back to the queue when a worker starts (`recover`). Setting `stop` ends it between jobs,
-    so that no database work is cut off half-way at shutdown."""
+    puts back the jobs of dead workers (expired leases) and queues the stale dashboards (so hot
+    ones stay warm). While Redis is unreachable it waits and tries again; any other error ends
+    it (worker.py's supervisor logs it and starts it again). `health` is called after each
+    iteration that went through. Setting `stop` ends it between jobs, so that no database work
+    is cut off half-way at shutdown."""
     stop = stop or asyncio.Event()
-    recovered = False
-    last_sweep = 0.0
+    last_sweep = -stale_every
     while not stop.is_set():
         try:
-            if not recovered:
-                await app.refresh_queue.recover()
-                recovered = True
-            if time.monotonic() - last_sweep > stale_every:
+            if time.monotonic() - last_sweep >= stale_every:
                 last_sweep = time.monotonic()
+                await app.refresh_queue.recover()
                 await app.refresh_queue.enqueue(await app.dashboards.stale_ids(limit=500))
-                if extra is not None:
-                    await extra()
             student_id = await _take_unless_stopped(app, stop)
             if student_id is not None:
                 batch = [student_id, *await app.refresh_queue.take_more(REFRESH_BATCH - 1)]
@@ -249,6 +245,9 @@ async def refresh_forever(
         except CONNECTION_ERRORS as error:
             log.warning("dashboard refresh paused, Redis unreachable: %s", type(error).__name__)
             await asyncio.sleep(1.0)
+            continue
+        if health is not None:
+            health()
 
 
 async def _take_unless_stopped(app: AppState, stop: asyncio.Event) -> int | None:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
@@ -275,18 +275,24 @@ async def _lease(
     return due
 
 
-async def deliver_forever(app_state: AppState, stop: asyncio.Event) -> None:
+async def deliver_forever(
+    app_state: AppState, stop: asyncio.Event, *, health: Callable[[], None] | None = None
+) -> None:
     """The outbox loop of every serving process and of `server.py worker`: at once again while
-    there is more, otherwise every second, until `stop` is set."""
+    there is more, otherwise every second, until `stop` is set. A database outage pauses it
+    (one line a second, not a traceback; /readyz reports the database); any other error ends it,
+    for worker.py's supervisor to log and restart. `health` is called after each round."""
     while not stop.is_set():
         try:
             sent = await deliver_pending(app_state, app_state.services)
         except Exception as error:
-            if is_database_unavailable(error):  # one line a second, not a traceback, in an outage
-                log.warning("notification delivery paused: the database is unavailable")
-            else:
-                log.exception("notification delivery failed; trying again")
+            if not is_database_unavailable(error):
+                raise
+            log.warning("notification delivery paused: the database is unavailable")
             sent = 0
+        else:
+            if health is not None:
+                health()
         if sent < DELIVERY_BATCH:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
