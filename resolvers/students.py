@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, func, literal, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, tuple_, update
 from starlette.datastructures import UploadFile
 
 from loaders.academics import academic_records
@@ -245,8 +245,11 @@ def _decode_search_cursor(cursor: str, *, numeric: bool) -> tuple[Any, int]:
     return sort_value, cursor_key(student_id)
 
 
-async def at_risk(ctx: Context, threshold: float, first: int | None) -> tuple[list[StudentRow], int]:
-    """Students whose risk score is at least `threshold`, riskiest first, within the caller's scope."""
+async def at_risk(
+    ctx: Context, threshold: float, first: int | None, after: str | None = None
+) -> SearchResult:
+    """Students whose risk score is at least `threshold`, riskiest first (then by id), within the
+    caller's scope; keyset pages on (risk score, id) after the cursor `after`. No facets."""
     if not 0 <= threshold <= 1:
         raise BadInput("riskThreshold is a score between 0 and 1.")
     user = require_user(ctx)
@@ -254,13 +257,23 @@ async def at_risk(ctx: Context, threshold: float, first: int | None) -> tuple[li
         raise Forbidden
     limit = page_size(first, ctx.settings.max_page_size)
     query = filtered_students(ctx, None, StudentFilter()).where(RISK_SCORE >= threshold)
+    page_query = query.add_columns(RISK_SCORE.label("sort_value"))
+    if after is not None:
+        score, last_id = _decode_search_cursor(after, numeric=True)
+        page_query = page_query.where(or_(RISK_SCORE < score, and_(RISK_SCORE == score, User.id > last_id)))
+    page_query = page_query.order_by(RISK_SCORE.desc(), User.id).limit(limit + 1)
     async with ctx.session_factory() as session:
         total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        found = (await session.execute(query.order_by(RISK_SCORE.desc(), User.id).limit(limit))).all()
-    rows = [StudentRow(u, p, RiskLevel(level)) for u, p, level in found]
+        found = (await session.execute(page_query)).all()
+    rows = [StudentRow(u, p, RiskLevel(level)) for u, p, level, _ in found[:limit]]
     for row in rows:
         audit.note_read(ctx, "Student", row.user.id)
-    return rows, total
+    return SearchResult(
+        rows=rows,
+        cursors=[_encode_search_cursor(score, u.id) for u, _, _, score in found[:limit]],
+        total_count=total,
+        has_next_page=len(found) > limit,
+    )
 
 
 @dataclass

@@ -15,7 +15,7 @@ from strawberry.types import ExecutionContext
 from config import Settings
 from schema.academics import Class, Course, Teacher
 from schema.execution import SharedEventExecutor
-from schema.extensions import is_unexpected, schema_extensions
+from schema.extensions import PRE_EXECUTION_REFUSALS, is_unexpected, schema_extensions
 from schema.root import Mutation, Query, Subscription
 from schema.students import Student
 from schema.uploads import UploadDefinition
@@ -33,6 +33,8 @@ class CampusSchema(strawberry.Schema):
         """Logs unexpected errors with the request id; expected ones are the client's business."""
         request_id = getattr(execution_context.context, "request_id", None) if execution_context else None
         for error in errors:
+            if isinstance(error.original_error, PRE_EXECUTION_REFUSALS) and not error.extensions:
+                error.extensions = {"code": "BAD_REQUEST"}
             if is_unexpected(error):
                 log.error("request %s failed: %s", request_id, error.message, exc_info=error.original_error)
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from graphql import ASTValidationRule, GraphQLError
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -18,15 +19,23 @@ from strawberry.extensions import (
     max_aliases,
     query_depth_limiter,
 )
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
 
 from config import Settings
 from models.db import is_database_unavailable, operation_statements
 from resolvers import audit
 from resolvers.errors import ApiError, ServiceUnavailable
-from schema.limits import HideSuggestions, QueryLimits
+from schema.limits import HideSuggestions, QueryLimits, expanded_fields
 from schema.text import NoNulLiterals, RejectNulText
 
 log = logging.getLogger("campusgraph.errors")
+
+
+# Strawberry's refusals of an operation before it runs (an unknown operation name, an operation
+# type the transport does not allow, no query): the client's mistake, not a bug. Over HTTP they
+# are 400s (server.py); over a WebSocket they arrive here, and get the same code.
+PRE_EXECUTION_REFUSALS = (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError)
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -36,7 +45,7 @@ def is_unexpected(error: GraphQLError) -> bool:
     original = error.original_error
     return (
         original is not None
-        and not isinstance(original, (ApiError, GraphQLError))
+        and not isinstance(original, (ApiError, GraphQLError, *PRE_EXECUTION_REFUSALS))
         and not is_database_unavailable(original)
     )
 
@@ -99,18 +108,80 @@ class MaskUnexpectedErrors(MaskErrors):
 
 
 class Metrics(SchemaExtension):
-    """`extensions.metrics { sqlStatements durationMs }` for each operation (debug setting)."""
+    """`extensions.metrics` (debug setting).
+
+    A query or mutation: `{ sqlStatements durationMs }` of the whole operation (also for one
+    refused before execution: what it cost until then).
+
+    A subscription: each event's result carries `{ sqlStatements }`, the statements made since
+    the previous result, i.e. for this event (its execution, and what the subscription read
+    for it; 0 for a subscriber that shared another's result). No `durationMs`: the extension's
+    hooks cannot tell the time an event took to execute from the time spent waiting for it.
+
+    Results are asked for while the operation is still running (every event of a
+    subscription, and a query refused before execution), so nothing here may wait for the
+    end of `on_operation`."""
 
     def on_operation(self) -> Iterator[None]:
         self._statements = [0]
-        token = operation_statements.set(self._statements)
+        self._reported = 0
         self._started = time.perf_counter()
-        yield
-        operation_statements.reset(token)
-        self._duration_ms = round((time.perf_counter() - self._started) * 1000, 2)
+        self._finished: float | None = None
+        token = operation_statements.set(self._statements)
+        try:
+            yield
+        finally:
+            self._finished = time.perf_counter()
+            try:
+                operation_statements.reset(token)
+            except ValueError:  # a subscription closed from another context than it began in
+                operation_statements.set(None)
 
     def get_results(self) -> dict[str, Any]:
-        return {"metrics": {"sqlStatements": self._statements[0], "durationMs": self._duration_ms}}
+        statements = self._statements[0]
+        if self._is_subscription():
+            since, self._reported = self._reported, statements
+            return {"metrics": {"sqlStatements": statements - since}}
+        finished = self._finished if self._finished is not None else time.perf_counter()
+        duration_ms = round((finished - self._started) * 1000, 2)
+        return {"metrics": {"sqlStatements": statements, "durationMs": duration_ms}}
+
+    def _is_subscription(self) -> bool:
+        context = self.execution_context
+        if context.graphql_document is None:  # not parsed (a syntax error)
+            return False
+        try:
+            return context.operation_type is OperationType.SUBSCRIPTION
+        except RuntimeError:  # no such operation: an error result, reported as an operation's
+            return False
+
+
+class ValidationCacheWithinExpansion(ValidationCache):
+    """The validation cache, which first refuses a document whose fragments expand it to more
+    fields than `max_tokens` tokens could spell out.
+
+    Strawberry's depth and alias rules walk every spread of a fragment again: n fragments each
+    spreading the next twice (a few hundred bytes) take 2^n steps, seconds at n = 20, before
+    any other limit is checked. `expanded_fields` counts the same in linear time."""
+
+    def __init__(self, max_fields: int, maxsize: int) -> None:
+        super().__init__(maxsize=maxsize)
+        self.max_fields = max_fields
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        fields = expanded_fields(document) if document is not None else 0
+        if fields <= self.max_fields:
+            yield from super().on_validate()
+            return
+        context.pre_execution_errors = [
+            GraphQLError(
+                f"The document's fragments expand it to more than {self.max_fields} fields.",
+                extensions={"code": "BAD_REQUEST"},
+            )
+        ]
+        yield
 
 
 class AuditReads(SchemaExtension):
@@ -137,7 +208,7 @@ def schema_extensions(settings: Settings) -> list[type[SchemaExtension] | Callab
         lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
+        lambda: ValidationCacheWithinExpansion(max_fields=settings.max_tokens, maxsize=512),
         QueryLimits,
         RejectNulText,
         AuditReads,

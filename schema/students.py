@@ -374,16 +374,18 @@ class StudentQueries:
             edges=page.edges,
         )
 
-    @strawberry.field(description="Students at or above a risk score (0-1), riskiest first.")
+    @strawberry.field(
+        description="Students at or above a risk score (0-1), riskiest first; pages after a cursor."
+    )
     async def students_at_risk(
-        self, info: Info, risk_threshold: float, first: int | None = None
+        self, info: Info, risk_threshold: float, first: int | None = None, after: str | None = None
     ) -> Connection[Student]:
-        rows, total = await students.at_risk(info.context, risk_threshold, first)
+        result = await students.at_risk(info.context, risk_threshold, first, after)
         return connection_from_page(
-            [student_of(row) for row in rows],
-            [encode_id("Student", row.user.id) for row in rows],
-            total_count=total,
-            has_next_page=total > len(rows),
+            [student_of(row) for row in result.rows],
+            result.cursors,
+            total_count=result.total_count,
+            has_next_page=result.has_next_page,
         )
 
     @strawberry.field(description="A cohort (students by the year they started): staff and admins.")

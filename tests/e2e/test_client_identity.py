@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 import websockets
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -138,3 +139,27 @@ async def test_the_school_says_which_day_it_is(start_server: Any, factory: Facto
     )
     assert me["me"]["school"]["timeZone"] == north.school.timezone
     assert len(me["me"]["school"]["today"]) == 10
+
+
+async def test_an_unknown_operation_name_over_a_websocket_is_the_clients_error(
+    start_server: Any, factory: Factory
+) -> None:
+    """GraphiQL sends one when Execute is pressed while the query is still being edited. It was
+    masked as an internal error (with a traceback in the log); graphql-transport-ws now closes
+    with 4400 and the reason, as the protocol says for an invalid subscribe."""
+    north = await factory.school("north")
+    server = start_server()
+    client = await TransportWSClient.connect(server.ws_url, {"accessToken": factory.token(north.teacher)})
+    await client.send(
+        {
+            "id": "1",
+            "type": "subscribe",
+            "payload": {"query": "query Me { me { name } }", "operationName": "Other"},
+        }
+    )
+    with pytest.raises(websockets.ConnectionClosedError) as closed:
+        await client.receive()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4400
+    assert 'Unknown operation named "Other"' in closed.value.rcvd.reason
+    assert "Traceback" not in server.log_path.read_text()

@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config import Settings
-from models import AuditEntry, Notification, StudentProfile
+from models import AuditEntry, Notification, StudentProfile, StudentRisk
 from models.enums import StudentStatus
 from resolvers.ids import encode_id
 from tests.clients import GraphQLClient
@@ -301,6 +301,49 @@ async def test_students_at_risk_and_cohorts(
     assert cohort["retentionRate"] == 1.0
     teacher = await gql.as_user(factory.token(north.teacher)).execute(COHORT, {"cohortYear": 2025})
     assert teacher["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+AT_RISK_PAGE = """query AtRiskPage($threshold: Float!, $first: Int, $after: String) {
+  studentsAtRisk(riskThreshold: $threshold, first: $first, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    nodes { id riskAssessment { riskScore } }
+  }
+}"""
+
+
+async def test_students_at_risk_page_through_every_one_once_in_order(
+    gql: GraphQLClient, factory: Factory, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    north = await factory.school("north")
+    roster = await populate(session_factory, north, 23)
+    async with session_factory.begin() as session:  # ties: pages must break them by id
+        await session.execute(
+            update(StudentRisk)
+            .where(StudentRisk.student_id.in_(roster.student_ids[::2]))
+            .values(risk_score=0.5)
+        )
+    staff = gql.as_user(factory.token(north.staff))
+    everyone = (await staff.data(AT_RISK_PAGE, {"threshold": 0.3, "first": 100}))["studentsAtRisk"]
+    assert not everyone["pageInfo"]["hasNextPage"]
+    assert len(everyone["nodes"]) == everyone["totalCount"] > 12
+    paged: list[dict[str, Any]] = []
+    after = None
+    while True:
+        variables = {"threshold": 0.3, "first": 4, "after": after}
+        page = (await staff.data(AT_RISK_PAGE, variables))["studentsAtRisk"]
+        assert page["totalCount"] == everyone["totalCount"]
+        assert len(page["nodes"]) <= 4
+        paged.extend(page["nodes"])
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert [s["id"] for s in paged] == [s["id"] for s in everyone["nodes"]], "no duplicates, no gaps"
+    scores = [s["riskAssessment"]["riskScore"] for s in paged]
+    assert scores == sorted(scores, reverse=True)
+    assert all(score >= 0.3 for score in scores)
+    bad = await staff.execute(AT_RISK_PAGE, {"threshold": 0.3, "after": "bm90IGEgY3Vyc29y"})
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
 async def test_bulk_actions_do_what_they_can_and_report_the_rest(

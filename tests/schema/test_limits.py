@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 import httpx
 import pytest
+from graphql import get_introspection_query
+from limits import parse as parse_limit
 from strawberry.schema import schema as strawberry_schema
 
 from config import Settings
-from tests.clients import GraphQLClient
+from resolvers.ids import encode_id
+from tests.clients import GraphQLClient, TransportWSClient, post_graphql
 from tests.conftest import http_client_for
+from tests.contract.documents import contract_operation
 from tests.factories import Factory
 
 
@@ -50,6 +55,20 @@ async def test_deeply_nested_fragments_count_towards_the_depth(gql: GraphQLClien
     chain = "{ me { " + "school { " * 13 + "...F0" + " }" * 13 + " } }"
     error = first_error(await gql.execute(chain + "\n" + fragments))
     assert "exceeds maximum operation depth" in error["message"]
+
+
+async def test_fragments_that_expand_exponentially_are_refused_quickly(gql: GraphQLClient) -> None:
+    """30 fragments, each spreading the next twice: 2^30 fields from 600 bytes. The depth and
+    alias rules would walk each of them (seconds at 20 fragments, years at 30)."""
+    fragments = "".join(f"fragment F{n} on User {{ ...F{n + 1} ...F{n + 1} }}\n" for n in range(30))
+    query = "{ me { ...F0 } }\n" + fragments + "fragment F30 on User { id }"
+    started = time.perf_counter()
+    error = first_error(await gql.execute(query))
+    assert time.perf_counter() - started < 1
+    assert "expand it to more than 4000 fields" in error["message"]
+    introspection = await gql.execute(get_introspection_query())  # fragments used as meant
+    assert "errors" not in introspection
+    assert introspection["data"]["__schema"]["types"]
 
 
 async def test_a_thousand_aliases_are_refused_quickly(gql: GraphQLClient) -> None:
@@ -145,14 +164,17 @@ async def test_each_user_spends_a_cost_budget(settings: Settings, factory: Facto
         assert "auditLog" in await admin.data(AUDIT_PAGE), "budgets are per user"
 
 
-async def test_the_cost_is_reported_when_asked(http: httpx.AsyncClient, factory: Factory) -> None:
+async def test_the_cost_is_reported_when_asked(
+    http: httpx.AsyncClient, factory: Factory, settings: Settings
+) -> None:
     north = await factory.school("north")
     headers = {"Authorization": f"Bearer {factory.token(north.staff)}", "X-Include-Cost": "true"}
     response = await http.post("/graphql", json={"query": AUDIT_PAGE}, headers=headers)
     cost = response.json()["extensions"]["cost"]
+    limit = parse_limit(settings.query_cost_budget).amount
     assert cost["requested"] == 101
-    assert cost["limit"] == 100000
-    assert cost["remaining"] == 100000 - 101
+    assert cost["limit"] == limit
+    assert cost["remaining"] == limit - 101
     plain = await http.post(
         "/graphql", json={"query": AUDIT_PAGE}, headers={"Authorization": headers["Authorization"]}
     )
@@ -167,3 +189,70 @@ async def test_production_gives_no_field_suggestions(settings: Settings) -> None
         hidden = (await http.post("/graphql", json={"query": "{ mee { id } }"})).json()
     assert "Did you mean 'me'?" in development["errors"][0]["message"]
     assert hidden["errors"][0]["message"] == "Cannot query field 'mee' on type 'Query'."
+
+
+MESSAGE_ADDED = contract_operation("MessageAdded")
+
+
+async def test_subscriptions_work_with_debug_metrics_each_event_with_its_statements(
+    start_server: Any, factory: Factory
+) -> None:
+    """DEBUG_METRICS used to end every subscription with an AttributeError (the extension's
+    results are asked for at each event, before the operation ends)."""
+    north = await factory.school("north")
+    server = start_server(DEBUG_METRICS="true")
+    mentor = factory.token(north.mentor)
+    started = await post_graphql(
+        server.base_url,
+        mentor,
+        contract_operation("StartConversation"),
+        {"input": {"participantIds": [encode_id("User", north.student.id)]}},
+    )
+    conversation_id = started["startConversation"]["conversation"]["id"]
+    student = await TransportWSClient.connect(server.ws_url, {"accessToken": factory.token(north.student)})
+    await student.subscribe(MESSAGE_ADDED, {"conversationId": conversation_id})
+    await asyncio.sleep(0.5)  # live once the server has subscribed to the bus
+    for body in ("first", "second"):
+        variables = {"input": {"conversationId": conversation_id, "body": body}}
+        await post_graphql(server.base_url, mentor, contract_operation("SendMessage"), variables)
+        message = await student.receive(wait=5)
+        assert message["type"] == "next", message
+        assert "errors" not in message["payload"], message
+        assert message["payload"]["data"]["messageAdded"]["body"] == body
+        metrics = message["payload"]["extensions"]["metrics"]
+        assert set(metrics) == {"sqlStatements"}
+        assert isinstance(metrics["sqlStatements"], int)
+        assert metrics["sqlStatements"] >= 1, "this event's own statements (its author, attachments)"
+    await student.close()
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        response = await http.post(
+            "/graphql", json={"query": "{ me { id } }"}, headers={"Authorization": f"Bearer {mentor}"}
+        )
+        refused = await http.post("/graphql", json={"query": "{ me { nope } }"})
+    assert set(response.json()["extensions"]["metrics"]) == {"sqlStatements", "durationMs"}
+    assert "durationMs" in refused.json()["extensions"]["metrics"], "a refused query has its metrics too"
+
+
+async def test_a_subscription_spends_the_budget_and_is_refused_when_it_is_spent(
+    start_server: Any, factory: Factory
+) -> None:
+    north = await factory.school("north")
+    server = start_server(QUERY_COST_BUDGET="20/hour")  # MessageAdded costs 15
+    student = await TransportWSClient.connect(server.ws_url, {"accessToken": factory.token(north.student)})
+    variables = {"conversationId": encode_id("Conversation", 1)}
+    codes: list[list[str]] = []
+    for _ in range(2):
+        operation_id = await student.subscribe(MESSAGE_ADDED, variables)
+        codes.append([])
+        while True:  # the first one ends (no such conversation), the second is refused
+            message = await student.receive(wait=5)
+            assert message["id"] == operation_id, message
+            if message["type"] == "complete":
+                break
+            errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+            codes[-1].extend(error["extensions"]["code"] for error in errors)
+            if message["type"] == "error":
+                break
+    await student.close()
+    assert "RATE_LIMITED" not in codes[0]
+    assert codes[1] == ["RATE_LIMITED"]
