@@ -1,18 +1,36 @@
 """Every setting CampusGraph reads, from the environment (or a `.env` file), with defaults.
 
 The embedded default (SQLite, in-process pub/sub) needs nothing set. `.env.example`
-documents each variable.
+documents each variable. The command line reads them with `load_settings`, which turns a bad
+value into one line naming the variable (never its value), and sets up logging with
+`configure_logging`.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from limits import parse as parse_rate
+from pydantic import ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused outside development
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")  # those uvicorn knows too
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+RATE_FIELDS = (
+    "failed_logins_per_account",
+    "failed_logins_per_ip",
+    "registrations_per_ip",
+    "query_cost_budget",
+)
+# Loggers that log every request at INFO ("HTTP Request: GET ... 200 OK"); kept at WARNING.
+QUIET_LOGGERS = ("httpx", "httpcore")
 
 SERVICE_NAMES = (
     "talentscope",
@@ -24,6 +42,14 @@ SERVICE_NAMES = (
     "leaderboard",
     "ai_coach",
 )
+
+
+class ConfigurationError(ValueError):
+    """A variable's value is unusable. Says which variable and what it must be, never the value
+    (it may be a secret, or a URL with a password in it)."""
+
+    def __init__(self, variable: str, must: str) -> None:
+        super().__init__(f"{variable} {must}")
 
 
 class ServiceEndpoint:
@@ -69,7 +95,7 @@ class Settings(BaseSettings):
     failed_logins_per_account: str = "10/15 minutes"
     failed_logins_per_ip: str = "30/15 minutes"
     registrations_per_ip: str = "10/hour"
-    query_cost_budget: str = "100000/hour"
+    query_cost_budget: str = "50000/hour"  # sized in schema/limits.py
 
     # Query limits, enforced before execution
     max_query_depth: int = 12
@@ -108,12 +134,46 @@ class Settings(BaseSettings):
     ai_coach_model_key: str | None = None
     ai_coach_model_name: str = "campus-coach"
 
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database_url(cls, url: str) -> str:
+        async_url = to_async_url(url)
+        try:
+            make_url(async_url)
+        except (ValueError, ArgumentError):  # a port that is not a number...; their messages quote it
+            raise ConfigurationError("DATABASE_URL", "is not a valid database URL") from None
+        return url
+
+    @field_validator("redis_url")
+    @classmethod
+    def _usable_redis_url(cls, url: str | None) -> str | None:
+        if url is not None and url.partition("://")[0] not in REDIS_SCHEMES:
+            raise ConfigurationError("REDIS_URL", "must start with redis://, rediss:// or unix://")
+        return url
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, level: str) -> str:
+        if level.upper() not in LOG_LEVELS:
+            raise ConfigurationError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
+        return level.upper()
+
+    @field_validator(*RATE_FIELDS)
+    @classmethod
+    def _parsable_rate(cls, rate: str, info: ValidationInfo) -> str:
+        try:
+            parse_rate(rate)
+        except ValueError:
+            must = "must be a rate such as 10/15 minutes or 100/hour"
+            raise ConfigurationError(str(info.field_name).upper(), must) from None
+        return rate
+
     @model_validator(mode="after")
     def _refuse_development_secret(self) -> Settings:
         weak = self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32
         if self.environment == "production" and weak:
-            raise ValueError(
-                "SECRET_KEY must be set to a random string of at least 32 characters outside development"
+            raise ConfigurationError(
+                "SECRET_KEY", "must be set to a random string of at least 32 characters in production"
             )
         return self
 
@@ -148,11 +208,48 @@ class Settings(BaseSettings):
 
 def to_async_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
-    if not sep:
-        raise ValueError(f"DATABASE_URL is not a URL: {url!r}")
     base = scheme.split("+", 1)[0]
-    if base == "sqlite":
+    if sep and base == "sqlite":
         return f"sqlite+aiosqlite://{rest}"
-    if base in ("postgres", "postgresql"):
+    if sep and base in ("postgres", "postgresql"):
         return f"postgresql+asyncpg://{rest}"
-    raise ValueError(f"DATABASE_URL scheme {scheme!r} is not supported (use sqlite:// or postgresql://)")
+    raise ConfigurationError("DATABASE_URL", "must start with sqlite:// or postgresql://")
+
+
+def load_settings() -> Settings:
+    """The settings of this process; a bad value ends it with one line naming each variable that
+    has one (`configuration: MAX_QUERY_DEPTH must be a valid integer`), never a value, and a
+    non-zero status: what the command line wants instead of pydantic's traceback, which quotes
+    the values."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SystemExit(f"configuration: {'; '.join(_problems(error))}") from None
+    except SettingsError as error:  # a list variable (CORS_ORIGINS) that is not JSON
+        field = re.search(r'field "(\w+)"', str(error))
+        problem = f"{field.group(1).upper()} must be a JSON list" if field else str(error)
+        raise SystemExit(f"configuration: {problem}") from None
+
+
+def _problems(error: ValidationError) -> list[str]:
+    """One phrase per bad variable, from our own ConfigurationErrors or pydantic's messages
+    ("Input should be a valid integer, unable to parse..." becomes "must be a valid integer")."""
+    problems = []
+    for problem in error.errors(include_input=False, include_url=False):
+        cause = problem.get("ctx", {}).get("error")
+        if isinstance(cause, ConfigurationError):
+            problems.append(str(cause))
+            continue
+        variable = str(problem["loc"][0]).upper() if problem["loc"] else "a setting"
+        must = problem["msg"].removeprefix("Input should be ").partition(", unable")[0]
+        problems.append(f"{variable} must be {must}")
+    return problems
+
+
+def configure_logging(settings: Settings) -> None:
+    """Logging at LOG_LEVEL, as `logging.basicConfig(level=...)`, with the per-request INFO lines
+    of httpx and httpcore (every microservice call) left out: they log at WARNING and above."""
+    logging.basicConfig(level=settings.log_level)
+    level = max(logging.WARNING, logging.getLevelNamesMapping()[settings.log_level])
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(level)

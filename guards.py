@@ -163,7 +163,7 @@ API_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
-# JSON answers need nothing; GraphiQL (off in production) sets its own, stricter for scripts (web/graphiql.py).
+# JSON answers need nothing; GraphiQL (off in production) sets its own CSP (web/graphiql.py).
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 

@@ -8,20 +8,24 @@
     Riverside Academy (slug riverside, invitation code RIVERSIDE-JOIN; grades 9 and 10 only)
         teacher@ staff@ student@riverside.test
 
-The data is the Fall 2026 term (2026-09-01 to 2027-01-31) as it stands on AS_OF (2026-11-23):
-work due before AS_OF is graded (the newest assignment only partly) and attended, later work
-and sessions are upcoming. Spring 2026 holds last year's final grades (GPA, credits,
-transcripts). Everything comes from fixed dates and a fixed random seed, so every run writes
-the same rows.
+The data is a school year as it stands on the seeding day (today's UTC date unless given), so
+a demo seeded in any month looks alive: the current term is about twelve weeks in, work due
+before today is graded (the newest assignment only partly) and attended, a teacher's last
+sessions wait to be completed, later work and sessions are upcoming; last term holds last
+year's final grades (GPA, credits, transcripts). The dates below are a template drawn around
+TEMPLATE_TODAY (Monday 2026-11-23, in the Fall 2026 term); `Calendar` moves them by whole weeks
+to the seeding day, so weekdays of classes, due dates and holidays stay as drawn. Everything
+else comes from a fixed random seed: the same seeding day writes the same rows.
 
 Timetable: every student takes one course per department, the one for their grade level, and
 department d meets in period (d + grade) % number of departments, so no student or teacher is
 in two classes at once. `scale` multiplies the sections of each course, so the students and
 classes of each school; every class has CLASS_SIZE students.
 
-Seeding is idempotent: when Northside exists nothing is written. Everything else is written in
-one transaction with multi-row inserts; the database assigns the ids, which come back through
-RETURNING, the same on SQLite and PostgreSQL.
+Seeding is idempotent: when Northside exists nothing is written (see `seed_demo`). Everything
+else is written in one transaction with multi-row inserts; the database assigns the ids, which
+come back through RETURNING, the same on SQLite and PostgreSQL. An audit entry per school
+("demo.seeded") records the day the data is as of and its scale.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, make_url, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from tqdm import tqdm  # type: ignore[import-untyped]
 
@@ -46,6 +50,7 @@ from models import (
     Assessment,
     Assignment,
     AttendanceRecord,
+    AuditEntry,
     Base,
     CategoryWeight,
     Class,
@@ -92,7 +97,9 @@ Row = dict[str, Any]
 
 DEMO_PASSWORD = "campus-demo"  # noqa: S105 - the documented password of the demo accounts
 RANDOM_SEED = "campusgraph-demo"
-AS_OF = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)  # the demo's "today"
+TEMPLATE_TODAY = date(2026, 11, 23)  # the Monday the template dates below are drawn around
+LEGACY_AS_OF = TEMPLATE_TODAY  # seeds that did not record their day were all as of it
+SEEDED_ACTION = "demo.seeded"  # the audit entry that records a seed's day and scale
 CLASS_SIZE = 30
 CHUNK_ROWS = 5_000  # rows per INSERT call (the driver splits further); the progress bar moves per chunk
 PROGRESS_FROM_SCALE = 5
@@ -104,14 +111,20 @@ PROJECT = AssignmentCategory.PROJECT
 PARTICIPATION = AssignmentCategory.PARTICIPATION
 
 # ---------------------------------------------------------------------------------------------
-# The calendar
+# The calendar: template dates, and `Calendar`, which moves them to the seeding day
 
 
 @dataclass(frozen=True)
 class TermSpec:
-    name: str
     starts_on: date
     ends_on: date
+
+    @property
+    def name(self) -> str:
+        """After the season and year of its middle day: "Fall 2026", "Spring 2027", "Summer 2026"."""
+        middle = self.starts_on + (self.ends_on - self.starts_on) / 2
+        season = "Spring" if middle.month <= 5 else "Summer" if middle.month <= 7 else "Fall"
+        return f"{season} {middle.year}"
 
 
 @dataclass(frozen=True)
@@ -123,15 +136,15 @@ class Period:
     weekdays: tuple[int, ...]
 
 
-FALL = TermSpec("Fall 2026", date(2026, 9, 1), date(2027, 1, 31))
-SPRING = TermSpec("Spring 2026", date(2026, 1, 12), date(2026, 6, 12))
+FALL = TermSpec(date(2026, 9, 1), date(2027, 1, 31))  # the current term (of the template)
+SPRING = TermSpec(date(2026, 1, 12), date(2026, 6, 12))  # last term
 PERIODS = (
     Period(time(8, 0), time(8, 55), (0, 2, 4)),
     Period(time(9, 5), time(10, 0), (1, 3)),
     Period(time(10, 15), time(11, 10), (0, 2, 4)),
     Period(time(11, 20), time(12, 15), (1, 3)),
 )
-BREAKS = (
+BREAKS = (  # as they fall in the template year
     (date(2026, 9, 7), date(2026, 9, 7)),  # Labor Day
     (date(2026, 10, 12), date(2026, 10, 12)),  # Indigenous Peoples' Day
     (date(2026, 11, 11), date(2026, 11, 11)),  # Veterans Day
@@ -141,6 +154,8 @@ BREAKS = (
 )
 DUE_TIME = time(23, 59)
 TUTORING_TIME = (time(15, 30), time(16, 30))
+TUTORING_FROM = date(2026, 9, 14)  # the first day of tutoring sessions
+SESSIONS_TO_COMPLETE = 2  # a demo teacher's sessions before today that wait to be completed
 
 # Every class's coursework: (category, due date). Topics follow the course's syllabus in order.
 COURSEWORK = (
@@ -162,6 +177,7 @@ COURSEWORK = (
     (EXAM, date(2027, 1, 22)),
     (PARTICIPATION, date(2027, 1, 22)),
 )
+SCRIPTED_QUIZ = date(2026, 12, 17)  # the Precalculus quiz the demo accounts talk about
 MAX_SCORES = {HOMEWORK: 20.0, QUIZ: 25.0, EXAM: 100.0, PROJECT: 50.0, PARTICIPATION: 10.0}
 EXAM_TITLES = ("Midterm exam", "Final exam")
 STANDARD_WEIGHTS = {HOMEWORK: 20.0, QUIZ: 20.0, EXAM: 35.0, PROJECT: 15.0, PARTICIPATION: 10.0}
@@ -169,6 +185,54 @@ WRITING_WEIGHTS = {HOMEWORK: 25.0, QUIZ: 10.0, EXAM: 25.0, PROJECT: 30.0, PARTIC
 ASSESSMENT_DAYS = (date(2026, 9, 25), date(2026, 10, 23), date(2026, 11, 20))
 MENTOR_ASSESSMENT_DAYS = (date(2026, 9, 15), date(2026, 10, 6), date(2026, 10, 27), date(2026, 11, 17))
 MENTOR_SKILLS = ("Time management", "Goal setting")
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The template dates moved to a seeding day `today`.
+
+    They move by whole weeks, so that `today` falls in the template's week of TEMPLATE_TODAY and
+    every weekday stays as drawn: classes meet on their days, work is due and holidays fall on
+    weekdays. The cut between past and upcoming is `today` itself (`now`), wherever in that week
+    it falls; the steps that write the data compare with `now`, never with a template date.
+    """
+
+    today: date
+    offset: timedelta
+
+    @classmethod
+    def on(cls, today: date) -> Calendar:
+        return cls(today, timedelta(weeks=(today - TEMPLATE_TODAY).days // 7))
+
+    @property
+    def now(self) -> datetime:
+        """The first moment of the seeding day (UTC), so nothing written as past is later than
+        the moment the seed runs."""
+        return datetime.combine(self.today, time(0), tzinfo=UTC)
+
+    @property
+    def term(self) -> TermSpec:
+        """The current term: it contains `today`."""
+        return TermSpec(self.day(FALL.starts_on), self.day(FALL.ends_on))
+
+    @property
+    def last_term(self) -> TermSpec:
+        return TermSpec(self.day(SPRING.starts_on), self.day(SPRING.ends_on))
+
+    def day(self, template: date) -> date:
+        return template + self.offset
+
+    def moment(self, template: datetime) -> datetime:
+        return template + self.offset
+
+    def school_days(self, first: date, last: date) -> list[date]:
+        """Weekdays from first to last (inclusive) outside the holidays and breaks."""
+        breaks = [(self.day(start), self.day(end)) for start, end in BREAKS]
+        days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+        return [
+            day for day in days if day.weekday() < 5 and not any(start <= day <= end for start, end in breaks)
+        ]
+
 
 # ---------------------------------------------------------------------------------------------
 # The course catalog
@@ -492,7 +556,7 @@ class FeaturedClass:
 @dataclass(frozen=True)
 class Line:
     author: str  # account key
-    body: str
+    body: str  # may name {quiz_day}, the day SCRIPTED_QUIZ falls on
     reply_to: int | None = None  # index of an earlier line
 
 
@@ -500,7 +564,7 @@ class Line:
 class ConversationScript:
     title: str
     participants: tuple[str, ...]
-    starts: datetime
+    starts: datetime  # template time, like every date of the specs
     lines: tuple[Line, ...]
     unread_for: tuple[str, ...] = ()  # they have not read the last line
 
@@ -510,7 +574,7 @@ class AiChatScript:
     account: str
     title: str
     at: datetime
-    turns: tuple[str, ...]  # the user, the assistant, the user...
+    turns: tuple[str, ...]  # the user, the assistant, the user...; may name {quiz_day}
 
 
 @dataclass(frozen=True)
@@ -598,7 +662,7 @@ NORTHSIDE = SchoolSpec(
                 Line("student", "Good idea, I'll ask him on Tuesday.", reply_to=2),
                 Line(
                     "mentor",
-                    "Great. Let's plan your revision for the Precalculus quiz on December 17 next week.",
+                    "Great. Let's plan your revision for the Precalculus quiz on {quiz_day}.",
                 ),
             ),
             unread_for=("student",),
@@ -649,7 +713,7 @@ NORTHSIDE = SchoolSpec(
             (
                 Line(
                     "guardian",
-                    "Hello Ms. Patel, Sam mentioned a quiz on December 17. Is there anything "
+                    "Hello Ms. Patel, Sam mentioned a quiz on {quiz_day}. Is there anything "
                     "we can do at home to help?",
                 ),
                 Line(
@@ -700,7 +764,7 @@ NORTHSIDE = SchoolSpec(
             _utc(2026, 11, 18, 0, 40),
             (
                 "Can you help me make a study plan for my Precalculus quiz on sequences and series on "
-                "December 17?",
+                "{quiz_day}?",
                 "Sure. Week 1: arithmetic and geometric sequences, ten practice problems a day. Week 2: "
                 "sums of series and sigma notation. Week 3: two timed practice quizzes, then redo every "
                 "mistake.",
@@ -755,8 +819,8 @@ NORTHSIDE = SchoolSpec(
             "Parent e-mail draft",
             _utc(2026, 11, 19, 22, 45),
             (
-                "Help me write a short e-mail to parents about the December 17 quiz.",
-                "Dear families, our class will have a quiz on sequences and series on December 17. "
+                "Help me write a short e-mail to parents about the {quiz_day} quiz.",
+                "Dear families, our class will have a quiz on sequences and series on {quiz_day}. "
                 "Practice worksheets are on the class page; tutoring is available Tuesdays and Thursdays "
                 "after school. Thank you for your support!",
             ),
@@ -1093,6 +1157,7 @@ class World:
     scale: int
     rng: random.Random
     zone: ZoneInfo
+    calendar: Calendar
     members: list[Member] = field(default_factory=list)
     accounts: dict[str, Member] = field(default_factory=dict)
     teachers: list[Teacher] = field(default_factory=list)
@@ -1113,6 +1178,11 @@ class World:
     def account_teacher(self, key: str) -> Teacher:
         return next(teacher for teacher in self.teachers if teacher.member.key == key)
 
+    def scripted(self, text: str) -> str:
+        """A line of the specs' scripts with the dates it names as they fall."""
+        quiz_day = self.calendar.day(SCRIPTED_QUIZ)
+        return text.format(quiz_day=f"{quiz_day:%B} {quiz_day.day}")
+
     def notify(
         self, member: Member, kind: str, title: str, body: str, at: datetime, *, unread: bool = False
     ) -> None:
@@ -1120,7 +1190,8 @@ class World:
         have been read."""
         if member.key is None:
             return
-        read_at = None if unread or at >= AS_OF - timedelta(days=3) else at + timedelta(hours=3)
+        recent = at >= self.calendar.now - timedelta(days=3)
+        read_at = None if unread or recent else at + timedelta(hours=3)
         self.notifications.append(
             {
                 "user_id": member.id,
@@ -1151,12 +1222,13 @@ class NameMaker:
         return Member(email=email, name=f"{first} {last}", role=role, joined=joined, tier=tier)
 
 
-def plan_school(spec: SchoolSpec, scale: int) -> World:
+def plan_school(spec: SchoolSpec, scale: int, calendar: Calendar) -> World:
     world = World(
         spec=spec,
         scale=scale,
         rng=random.Random(f"{RANDOM_SEED}/{spec.slug}"),  # noqa: S311 - demo data, not secrets
         zone=ZoneInfo(spec.timezone),
+        calendar=calendar,
     )
     names = NameMaker(world.rng, spec.domain)
     plan_accounts(world)
@@ -1174,7 +1246,7 @@ def plan_accounts(world: World) -> None:
             email=f"{account.key}@{spec.domain}",
             name=account.name,
             role=account.role,
-            joined=datetime.combine(account.joined, time(15), tzinfo=UTC),
+            joined=world.calendar.moment(datetime.combine(account.joined, time(15), tzinfo=UTC)),
             tier=account.tier,
             key=account.key,
         )
@@ -1189,6 +1261,7 @@ def plan_accounts(world: World) -> None:
 
 
 def entry_year(grade_level: int) -> int:
+    """The template year in which students of the grade level entered the school (in grade 9)."""
     return FALL.starts_on.year - (grade_level - 9)
 
 
@@ -1204,10 +1277,9 @@ def add_teacher(world: World, member: Member, department: Department) -> Teacher
     return teacher
 
 
-def add_pupil(
-    world: World, member: Member, grade_level: int, cohort_year: int, status: StudentStatus
-) -> Pupil:
-    """A student; demo students do well, about one in ten of the others struggles and slips."""
+def add_pupil(world: World, member: Member, grade_level: int, entered: int, status: StudentStatus) -> Pupil:
+    """A student who entered the school in the template year `entered`; demo students do well,
+    about one in ten of the others struggles and slips."""
     rng = world.rng
     if member.key is not None:
         ability, trend, absence_rate = 0.86, 0.001, 0.03
@@ -1219,7 +1291,7 @@ def add_pupil(
         member=member,
         number=f"{world.spec.number_prefix}-{len(world.students) + 1:06d}",
         grade_level=grade_level,
-        cohort_year=cohort_year,
+        cohort_year=world.calendar.day(FALL.starts_on.replace(year=entered)).year,
         status=status,
         ability=min(0.98, max(0.45, ability)),
         trend=trend,
@@ -1247,14 +1319,15 @@ def plan_students(world: World, names: NameMaker) -> None:
 
 
 def new_student(
-    world: World, names: NameMaker, grade_level: int, cohort_year: int, status: StudentStatus
+    world: World, names: NameMaker, grade_level: int, entered: int, status: StudentStatus
 ) -> None:
     rng = world.rng
-    joined = _utc(cohort_year, 8, 17, 14) + timedelta(days=rng.randint(0, 10), minutes=rng.randint(0, 300))
-    member = names.person(Role.STUDENT, joined, Tier.PREMIUM if rng.random() < 0.15 else Tier.FREE)
+    joined = _utc(entered, 8, 17, 14) + timedelta(days=rng.randint(0, 10), minutes=rng.randint(0, 300))
+    tier = Tier.PREMIUM if rng.random() < 0.15 else Tier.FREE
+    member = names.person(Role.STUDENT, world.calendar.moment(joined), tier)
     member.active = status is not StudentStatus.WITHDRAWN
     world.members.append(member)
-    add_pupil(world, member, grade_level, cohort_year, status)
+    add_pupil(world, member, grade_level, entered, status)
 
 
 def plan_sections(world: World, names: NameMaker) -> None:
@@ -1274,8 +1347,9 @@ def plan_sections(world: World, names: NameMaker) -> None:
                     teacher, co_teacher = free_teacher(world, names, department, period), None
                     teacher.busy.add(period)
                 students = roster[(number - 1) * CLASS_SIZE : number * CLASS_SIZE]
+                term = world.calendar.term
                 world.sections.append(
-                    Section(course, department, FALL, period, number, teacher, co_teacher, students)
+                    Section(course, department, term, period, number, teacher, co_teacher, students)
                 )
 
 
@@ -1300,7 +1374,7 @@ def free_teacher(world: World, names: NameMaker, department: Department, period:
         if teacher.department is department and teacher.member.key is None and period not in teacher.busy:
             return teacher
     joined = _utc(world.rng.randint(2012, 2025), 8, 10, 14) + timedelta(days=world.rng.randint(0, 14))
-    member = names.person(Role.TEACHER, joined)
+    member = names.person(Role.TEACHER, world.calendar.moment(joined))
     world.members.append(member)
     return add_teacher(world, member, department)
 
@@ -1324,7 +1398,7 @@ def plan_past_sections(world: World) -> None:
             Section(
                 previous,
                 section.department,
-                SPRING,
+                world.calendar.last_term,
                 taught.period,
                 section.number,
                 taught.teacher,
@@ -1387,24 +1461,119 @@ class Writer:
         self.counts[model.__tablename__] += len(rows)
 
 
-async def seed_demo(settings: Settings, *, scale: int = 1, progress: bool = False) -> str:
-    """Writes the demo schools unless they are there; returns a one-line summary."""
-    if scale < 1:
-        raise ValueError("scale must be at least 1")
+class SeedRefused(SystemExit):
+    """A seed request the database cannot honour as asked; the message says what to do instead.
+    A SystemExit, so that `server.py seed` ends with that one line and a non-zero status."""
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """The demo data a database holds: the day it is as of, and its scale."""
+
+    as_of: date
+    scale: int
+
+
+async def seed_demo(
+    settings: Settings, *, scale: int | None = None, progress: bool = False, today: date | None = None
+) -> str:
+    """Writes the demo schools as of `today` (the current UTC date) unless they are there;
+    returns a one-line summary of what happened. `scale=None` is the scale already there, or 1.
+
+    Demo data already there is never rewritten, on a later day either: the database may hold
+    work done through the API since (grades, sessions, messages, uploads), which a rebuild would
+    lose, so a later run only says which day the data is as of and how to seed it afresh. For
+    the same reason another `scale` than the one there is not rebuilt in place: it is refused
+    (SeedRefused) with the exact steps, rather than answered with "nothing written".
+    """
+    if scale is not None and scale < 1:
+        raise SeedRefused("seed: --scale must be at least 1")
+    calendar = Calendar.on(today or datetime.now(UTC).date())
     engine = create_engine(settings)
     try:
         async with engine.begin() as connection:
-            if await connection.scalar(select(School.id).where(School.slug == NORTHSIDE.slug)) is not None:
-                return "demo data already present (school 'northside' exists); nothing written"
-            password_hash = hash_password(DEMO_PASSWORD)
-            show = progress and scale >= PROGRESS_FROM_SCALE
-            with tqdm(desc="seeding demo data", unit=" rows", disable=not show) as bar:
-                writer = Writer(connection, bar)
-                for spec in SCHOOLS:
-                    await seed_school(writer, plan_school(spec, scale), password_hash)
-            return summarize(writer.counts)
+            seeded = await seeded_demo(connection)
+            if seeded is not None:
+                return already_seeded(seeded, settings, calendar.today, scale)
+            return await write_demo(connection, calendar, scale or 1, progress)
     finally:
         await engine.dispose()
+
+
+async def write_demo(connection: AsyncConnection, calendar: Calendar, scale: int, progress: bool) -> str:
+    password_hash = hash_password(DEMO_PASSWORD)
+    show = progress and scale >= PROGRESS_FROM_SCALE
+    with tqdm(desc="seeding demo data", unit=" rows", disable=not show) as bar:
+        writer = Writer(connection, bar)
+        for spec in SCHOOLS:
+            await seed_school(writer, plan_school(spec, scale, calendar), password_hash)
+    return f"seeded the demo data as of {calendar.today} (scale {scale}): {summarize(writer.counts)}"
+
+
+async def seeded_demo(connection: AsyncConnection) -> Seeded | None:
+    """The demo data in the database, or None when Northside is not there."""
+    school_id = await connection.scalar(select(School.id).where(School.slug == NORTHSIDE.slug))
+    if school_id is None:
+        return None
+    detail = await connection.scalar(
+        select(AuditEntry.detail)
+        .where(AuditEntry.school_id == school_id, AuditEntry.action == SEEDED_ACTION)
+        .order_by(AuditEntry.id)
+        .limit(1)
+    )
+    as_of = date.fromisoformat(detail["asOf"]) if detail else LEGACY_AS_OF
+    return Seeded(as_of, await seeded_scale(connection, school_id))
+
+
+async def seeded_scale(connection: AsyncConnection, school_id: int) -> int:
+    """The sections of the school's first course in its newest term: its scale (the API adds no
+    classes)."""
+    newest = (
+        select(Term.id)
+        .where(Term.school_id == school_id)
+        .order_by(Term.starts_on.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    first_course = NORTHSIDE.departments[0].courses[0].code
+    sections = await connection.scalar(
+        select(func.count(Class.id))
+        .join(Course, Course.id == Class.course_id)
+        .where(Class.term_id == newest, Course.code == first_course)
+    )
+    return int(sections or 0)
+
+
+def already_seeded(seeded: Seeded, settings: Settings, today: date, scale: int | None) -> str:
+    """The summary of a run that finds the demo data there; SeedRefused when it is not as asked."""
+    if scale is not None and scale != seeded.scale:
+        raise SeedRefused(
+            f"seed: the database already holds the demo data at scale {seeded.scale}, not {scale}, "
+            f"and it is not rebuilt in place (that would lose what was done in it since). "
+            f"For scale {scale}, {fresh_start(settings, scale)}"
+        )
+    present = f"demo data already present (as of {seeded.as_of}, scale {seeded.scale})"
+    age = (today - seeded.as_of).days
+    if age == 0:
+        return f"{present}; nothing written"
+    when = f"{_days(age)} ago" if age > 0 else f"{_days(-age)} ahead of today"
+    return (
+        f"{present}; nothing written. Its dates are relative to {seeded.as_of}, {when}: what was "
+        f"upcoming then may be past now. For data as of today, {fresh_start(settings, seeded.scale)}"
+    )
+
+
+def _days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"
+
+
+def fresh_start(settings: Settings, scale: int) -> str:
+    """How to seed an empty database instead (without DATABASE_URL, which may hold a password)."""
+    command = "server.py seed --demo" + (f" --scale {scale}" if scale != 1 else "")
+    if settings.is_sqlite:
+        path = make_url(settings.database_url).database
+        return f"delete {path} and run `{command}` again (it creates the database)."
+    return f"point DATABASE_URL at an empty database, run `server.py migrate`, then `{command}`."
 
 
 def summarize(counts: Counter[str]) -> str:
@@ -1432,7 +1601,23 @@ async def seed_school(db: Writer, world: World, password_hash: str) -> None:
     await create_conversations(db, world)
     await create_ai_activity(db, world)
     await create_notifications(db, world)
-    await refresh_school_risk(db.connection, world.school_id, AS_OF)
+    await refresh_school_risk(db.connection, world.school_id, world.calendar.now)
+    await record_seed(db, world)
+
+
+async def record_seed(db: Writer, world: World) -> None:
+    """The audit entry that tells a later run (and the school's admins) the day and scale."""
+    entry = {
+        "school_id": world.school_id,
+        "actor_id": None,
+        "action": SEEDED_ACTION,
+        "subject_type": "School",
+        "subject_id": world.school_id,
+        "ip": None,
+        "at": world.calendar.now,
+        "detail": {"asOf": world.calendar.today.isoformat(), "scale": world.scale},
+    }
+    await db.insert(AuditEntry, [entry])
 
 
 async def create_school(db: Writer, world: World) -> None:
@@ -1443,7 +1628,7 @@ async def create_school(db: Writer, world: World) -> None:
         "invitation_code": spec.invitation_code,
         "timezone": spec.timezone,
         "grading_scale": DEFAULT_GRADING_SCALE,
-        "created_at": spec.onboarded,
+        "created_at": world.calendar.moment(spec.onboarded),
     }
     [world.school_id] = await db.insert_returning_ids(School, [row], key=("slug",))
 
@@ -1452,7 +1637,7 @@ async def create_catalog(db: Writer, world: World) -> None:
     """The terms, the courses and their prerequisites."""
     terms: list[Row] = [
         {"school_id": world.school_id, "name": t.name, "starts_on": t.starts_on, "ends_on": t.ends_on}
-        for t in (SPRING, FALL)
+        for t in (world.calendar.last_term, world.calendar.term)
     ]
     term_ids = await db.insert_returning_ids(Term, terms, key=("name",))
     world.term_ids = {row["name"]: term_id for row, term_id in zip(terms, term_ids, strict=True)}
@@ -1528,6 +1713,7 @@ async def create_people(db: Writer, world: World, password_hash: str) -> None:
 
 
 async def create_links(db: Writer, world: World) -> None:
+    linked = world.calendar.moment(_utc(2026, 9, 8, 14))
     await db.insert(
         GuardianLink,
         [
@@ -1538,7 +1724,7 @@ async def create_links(db: Writer, world: World) -> None:
     await db.insert(
         MentorLink,
         [
-            {"mentor_id": mentor.id, "student_id": mentee.member.id, "created_at": _utc(2026, 9, 8, 14)}
+            {"mentor_id": mentor.id, "student_id": mentee.member.id, "created_at": linked}
             for mentor, mentee in world.mentor_links
         ],
     )
@@ -1598,13 +1784,13 @@ async def create_classes(db: Writer, world: World) -> None:
 
 async def create_enrollments(db: Writer, world: World) -> None:
     """Active enrollments this term; completed ones last term, with their final grades."""
-    rng = world.rng
+    rng, moment = world.rng, world.calendar.moment
     rows = [
         {
             "class_id": section.id,
             "student_id": pupil.member.id,
             "status": EnrollmentStatus.ACTIVE,
-            "enrolled_at": _utc(2026, 8, 24, 14) + timedelta(days=rng.randint(0, 6)),
+            "enrolled_at": moment(_utc(2026, 8, 24, 14) + timedelta(days=rng.randint(0, 6))),
         }
         for section in world.sections
         for pupil in section.students
@@ -1614,23 +1800,24 @@ async def create_enrollments(db: Writer, world: World) -> None:
             "class_id": section.id,
             "student_id": pupil.member.id,
             "status": EnrollmentStatus.COMPLETED,
-            "enrolled_at": _utc(2026, 1, 5, 14) + timedelta(days=rng.randint(0, 4)),
+            "enrolled_at": moment(_utc(2026, 1, 5, 14) + timedelta(days=rng.randint(0, 4))),
         }
         for section in world.past_sections
         for pupil in section.students
     ]
     await db.insert(Enrollment, rows)
+    graded = moment(_utc(2026, 6, 15, 18))
     await db.insert(
         FinalGrade,
         [
-            final_grade(section, pupil, clamp(pupil.ability + rng.gauss(0.0, 0.04)))
+            final_grade(section, pupil, clamp(pupil.ability + rng.gauss(0.0, 0.04)), graded)
             for section in world.past_sections
             for pupil in section.students
         ],
     )
 
 
-def final_grade(section: Section, pupil: Pupil, share: float) -> Row:
+def final_grade(section: Section, pupil: Pupil, share: float, calculated_at: datetime) -> Row:
     percentage = round(share * 100, 1)
     grade = letter_grade(percentage)
     return {
@@ -1639,7 +1826,7 @@ def final_grade(section: Section, pupil: Pupil, share: float) -> Row:
         "percentage": percentage,
         "letter": grade.letter,
         "grade_points": grade.points,
-        "calculated_at": _utc(2026, 6, 15, 18),
+        "calculated_at": calculated_at,
     }
 
 
@@ -1651,7 +1838,8 @@ async def create_gradebook(db: Writer, world: World) -> None:
     """Assignments, grades for work that is due (the newest only partly graded), their history."""
     by_section = [coursework(world, section) for section in world.sections]
     works = [work for section_works in by_section for work in section_works]
-    term_opened = world.local(FALL.starts_on, time(7))
+    now = world.calendar.now
+    term_opened = world.local(world.calendar.term.starts_on, time(7))
     rows = [
         {
             "class_id": work.section.id,
@@ -1660,7 +1848,7 @@ async def create_gradebook(db: Writer, world: World) -> None:
             "weight": 1.0,
             "max_score": work.max_score,
             "due_at": work.due_at,
-            "created_at": max(term_opened, min(work.due_at, AS_OF) - timedelta(days=14)),
+            "created_at": max(term_opened, min(work.due_at, now) - timedelta(days=14)),
         }
         for work in works
     ]
@@ -1670,18 +1858,18 @@ async def create_gradebook(db: Writer, world: World) -> None:
     grades: list[Row] = []
     histories: list[list[Row]] = []
     for section_works in by_section:
-        due = [work for work in section_works if work.due_at < AS_OF]
+        due = [work for work in section_works if work.due_at < now]
         for work in due:
             grade_work(world, work, newest=work is due[-1], grades=grades, histories=histories)
         for work in section_works:
-            if AS_OF <= work.due_at < AS_OF + timedelta(days=7):
+            if now <= work.due_at < now + timedelta(days=7):
                 for pupil in work.section.students:
                     world.notify(
                         pupil.member,
                         "assignment_due",
                         f"Due soon: {work.title}",
                         f"{work.section.title}, due {local_day(world, work.due_at)}",
-                        work.due_at - timedelta(days=2),
+                        min(work.due_at - timedelta(days=2), now - timedelta(hours=1)),
                     )
     grade_ids = await db.insert_returning_ids(Grade, grades, key=("assignment_id", "student_id"))
     await db.insert(
@@ -1702,7 +1890,8 @@ def coursework(world: World, section: Section) -> list[Work]:
         numbers[category] += 1
         topic = topics[index * len(topics) // len(COURSEWORK)]
         title = assignment_title(category, numbers[category], topic)
-        works.append(Work(section, title, category, MAX_SCORES[category], world.local(due, DUE_TIME)))
+        due_at = world.local(world.calendar.day(due), DUE_TIME)
+        works.append(Work(section, title, category, MAX_SCORES[category], due_at))
     return works
 
 
@@ -1721,10 +1910,10 @@ def grade_work(
 ) -> None:
     """Grades one assignment for its class. Four in ten of the newest are still to grade; one in a
     hundred of the rest is missing. Three in a hundred were raised on a second look (version 2)."""
-    rng = world.rng
+    rng, now = world.rng, world.calendar.now
     section = work.section
     grader = section.co_teacher if section.co_teacher and work.category is QUIZ else section.teacher
-    weeks = (work.due_at.date() - FALL.starts_on).days / 7
+    weeks = (work.due_at.date() - section.term.starts_on).days / 7
     ungraded = 0
     for pupil in section.students:
         if rng.random() < (0.4 if newest else 0.01):
@@ -1734,7 +1923,7 @@ def grade_work(
         score = round(work.max_score * share * 2) / 2
         graded_at = min(
             work.due_at + timedelta(days=rng.randint(1, 3), hours=rng.randint(0, 6)),
-            AS_OF - timedelta(hours=2),
+            now - timedelta(hours=2),
         )
         history = [grade_change(None, score, 1, graded_at, grader)]
         world.notify(
@@ -1745,7 +1934,7 @@ def grade_work(
             graded_at,
         )
         regraded_at = graded_at + timedelta(days=5)
-        if score < work.max_score and regraded_at < AS_OF and rng.random() < 0.03:
+        if score < work.max_score and regraded_at < now and rng.random() < 0.03:
             raised = min(work.max_score, score + round(work.max_score * 0.1))
             history.append(grade_change(score, raised, 2, regraded_at, grader))
             world.notify(
@@ -1773,7 +1962,7 @@ def grade_work(
             "grading_reminder",
             "Grading reminder",
             f"{ungraded} submissions of {work.title} in {section.title} are waiting for a grade.",
-            AS_OF - timedelta(hours=20),
+            now - timedelta(hours=20),
         )
 
 
@@ -1792,18 +1981,11 @@ def local_day(world: World, moment: datetime) -> str:
     return f"{day:%A, %B} {day.day}"
 
 
-def school_days(first: date, last: date) -> list[date]:
-    """Weekdays from first to last (inclusive) outside the holidays and breaks."""
-    days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
-    return [
-        day for day in days if day.weekday() < 5 and not any(start <= day <= end for start, end in BREAKS)
-    ]
-
-
 async def create_attendance(db: Writer, world: World) -> None:
-    """One record per student for each meeting of this term's classes before AS_OF."""
+    """One record per student for each meeting of this term's classes before today."""
     guardians = {child: guardian for guardian, child in world.guardian_links}
-    days = school_days(FALL.starts_on, AS_OF.date() - timedelta(days=1))
+    calendar = world.calendar
+    days = calendar.school_days(calendar.term.starts_on, calendar.today - timedelta(days=1))
     rows: list[Row] = []
     for section in world.sections:
         period = PERIODS[section.period]
@@ -1859,21 +2041,15 @@ def attendance(
 
 async def create_tutoring_sessions(db: Writer, world: World) -> None:
     """Each teacher tutors their own students (demo students first) after school: completed
-    sessions, paid out monthly (November's still pending), and upcoming ones. Demo teachers have
-    more, among them a no-show and a cancellation. One deliberate double booking gives
+    sessions, paid out monthly (this month's still pending), and upcoming ones. Demo teachers have
+    more, among them a no-show and a cancellation, and their last two sessions, on the last school
+    days before today, are still to be completed. One deliberate double booking gives
     scheduleConflicts something to show."""
-    past_days = school_days(date(2026, 9, 14), AS_OF.date() - timedelta(days=3))
-    future_days = school_days(AS_OF.date() + timedelta(days=7), FALL.ends_on)
     booked: set[tuple[int, date]] = set()
     rows: list[Row] = []
     for teacher in world.teachers:
-        demo = teacher.member.key is not None
         tutees = tutees_of(world, teacher)
-        done = [SessionStatus.COMPLETED] * (12 if demo else 4)
-        coming = [SessionStatus.SCHEDULED] * (5 if demo else 2)
-        if demo:
-            done[3], coming[-1] = SessionStatus.NO_SHOW, SessionStatus.CANCELLED
-        for days, statuses in ((past_days, done), (future_days, coming)):
+        for days, statuses in zip(session_days(world.calendar), session_statuses(teacher), strict=True):
             chosen = sorted(world.rng.sample(days, len(statuses)))
             for index, (day, status) in enumerate(zip(chosen, statuses, strict=True)):
                 rotated = tutees[index % len(tutees) :] + tutees
@@ -1894,9 +2070,27 @@ async def create_tutoring_sessions(db: Writer, world: World) -> None:
                 "session_scheduled",
                 f"Tutoring booked with {people[row['teacher_id']].name}",
                 f"{when}, {row['room']}",
-                min(starts - timedelta(days=7), AS_OF - timedelta(hours=5)),
+                min(starts - timedelta(days=7), world.calendar.now - timedelta(hours=5)),
             )
     await db.insert(TutoringSession, rows)
+
+
+def session_days(calendar: Calendar) -> tuple[list[date], list[date], list[date]]:
+    """The school days of completed sessions, of those still to complete (the last two before
+    today) and of upcoming ones (from a week ahead): apart, so no teacher has two on a day."""
+    before = calendar.school_days(calendar.day(TUTORING_FROM), calendar.today - timedelta(days=1))
+    upcoming = calendar.school_days(calendar.today + timedelta(days=7), calendar.term.ends_on)
+    return before[:-SESSIONS_TO_COMPLETE], before[-SESSIONS_TO_COMPLETE:], upcoming
+
+
+def session_statuses(teacher: Teacher) -> tuple[list[SessionStatus], ...]:
+    """The statuses of a teacher's sessions on each kind of `session_days`."""
+    if teacher.member.key is None:
+        return [SessionStatus.COMPLETED] * 4, [], [SessionStatus.SCHEDULED] * 2
+    done = [SessionStatus.COMPLETED] * 12
+    coming = [SessionStatus.SCHEDULED] * 5
+    done[3], coming[-1] = SessionStatus.NO_SHOW, SessionStatus.CANCELLED
+    return done, [SessionStatus.SCHEDULED] * SESSIONS_TO_COMPLETE, coming
 
 
 def tutees_of(world: World, teacher: Teacher) -> list[tuple[Pupil, Section]]:
@@ -1912,7 +2106,7 @@ def tutoring_session(
     world: World, teacher: Teacher, pupil: Pupil, section: Section, *, day: date, status: SessionStatus
 ) -> Row:
     starts, ends = world.local(day, TUTORING_TIME[0]), world.local(day, TUTORING_TIME[1])
-    topics = world.rng.sample(taught_by(section.course, day), 2)
+    topics = world.rng.sample(taught_by(world.calendar, section.course, day), 2)
     done = status in (SessionStatus.COMPLETED, SessionStatus.NO_SHOW)
     notes = {
         SessionStatus.COMPLETED: world.rng.choice(SESSION_NOTES).format(*topics),
@@ -1935,13 +2129,13 @@ def tutoring_session(
         "completed_at": ends + timedelta(minutes=10) if done else None,
         "rate_cents": teacher.rate_cents,
         "currency": "USD",
-        "paid_out_at": paid_out_at if paid_out_at and paid_out_at < AS_OF else None,
+        "paid_out_at": paid_out_at if paid_out_at and paid_out_at < world.calendar.now else None,
     }
 
 
-def taught_by(course: CourseSpec, day: date) -> tuple[str, ...]:
+def taught_by(calendar: Calendar, course: CourseSpec, day: date) -> tuple[str, ...]:
     """The course's topics up to the one of the next assignment due after `day` (at least two)."""
-    due = [index for index, (_, due_on) in enumerate(COURSEWORK) if due_on >= day]
+    due = [index for index, (_, due_on) in enumerate(COURSEWORK) if calendar.day(due_on) >= day]
     position = due[0] if due else len(COURSEWORK) - 1
     return course.topics[: max(2, position * len(course.topics) // len(COURSEWORK) + 1)]
 
@@ -1953,9 +2147,15 @@ def next_month(moment: datetime) -> datetime:
 
 
 def double_booking(world: World, rows: list[Row], teacher_key: str, student_key: str) -> Row:
-    """Another teacher's session at the same time as the student's first scheduled one."""
+    """Another teacher's session at the same time as the student's first upcoming one."""
     student = world.accounts[student_key]
-    first = next(r for r in rows if r["student_id"] == student.id and r["status"] is SessionStatus.SCHEDULED)
+    first = next(
+        r
+        for r in rows
+        if r["student_id"] == student.id
+        and r["status"] is SessionStatus.SCHEDULED
+        and r["starts_at"] > world.calendar.now
+    )
     teacher = world.account_teacher(teacher_key)
     section = next(
         s for s in world.sections if s.teacher is teacher and any(p.member is student for p in s.students)
@@ -1989,13 +2189,14 @@ async def create_assessments(db: Writer, world: World) -> None:
 
 
 def assessment_series(
-    world: World, pupil: Pupil, assessor: Member, skill: str, days: Sequence[date]
+    world: World, pupil: Pupil, assessor: Member, skill: str, template_days: Sequence[date]
 ) -> list[Row]:
     rng = world.rng
     bias = rng.gauss(0.0, 0.05)
+    days = [world.calendar.day(day) for day in template_days]
     rows = []
     for index, day in enumerate(days):
-        weeks = (day - FALL.starts_on).days / 7
+        weeks = (day - world.calendar.term.starts_on).days / 7
         share = clamp(pupil.ability + bias + pupil.trend * weeks + 0.01 * index + rng.gauss(0.0, 0.04))
         level = assessment_level(share)
         rows.append(
@@ -2080,8 +2281,8 @@ def scripted_thread(world: World, script: ConversationScript) -> Thread:
     return Thread(
         title=script.title,
         participants=[member[key] for key in script.participants],
-        starts=script.starts,
-        lines=[(member[line.author], line.body, line.reply_to) for line in script.lines],
+        starts=world.calendar.moment(script.starts),
+        lines=[(member[line.author], world.scripted(line.body), line.reply_to) for line in script.lines],
         unread_for=[member[key] for key in script.unread_for],
     )
 
@@ -2090,7 +2291,7 @@ def office_hours(world: World, teacher: Teacher) -> Thread:
     section = next(section for section in world.sections if section.teacher is teacher)
     pupil = section.students[-1].member
     topic = world.rng.choice(section.course.topics[:4])
-    starts = AS_OF - timedelta(days=world.rng.randint(3, 40), hours=world.rng.randint(0, 8))
+    starts = world.calendar.now - timedelta(days=world.rng.randint(3, 40), hours=world.rng.randint(0, 8))
     return Thread(
         title=f"{section.title}: question about {topic}",
         participants=[pupil, teacher.member],
@@ -2106,9 +2307,9 @@ def office_hours(world: World, teacher: Teacher) -> Thread:
 
 async def create_ai_activity(db: Writer, world: World) -> None:
     """The scripted AI-coach chats (with token counts) and generated images."""
-    member = world.accounts
+    member, moment = world.accounts, world.calendar.moment
     chats = world.spec.ai_chats
-    rows = [{"user_id": member[c.account].id, "title": c.title, "created_at": c.at} for c in chats]
+    rows = [{"user_id": member[c.account].id, "title": c.title, "created_at": moment(c.at)} for c in chats]
     chat_ids = await db.insert_returning_ids(AiChat, rows, key=("user_id", "created_at"))
     await db.insert(
         AiMessage,
@@ -2118,10 +2319,10 @@ async def create_ai_activity(db: Writer, world: World) -> None:
                 "role": AiMessageRole.USER if index % 2 == 0 else AiMessageRole.ASSISTANT,
                 "content": turn,
                 "tokens": len(turn) // 4 + 1,
-                "created_at": chat.at + timedelta(seconds=45 * index),
+                "created_at": moment(chat.at) + timedelta(seconds=45 * index),
             }
             for chat, chat_id in zip(chats, chat_ids, strict=True)
-            for index, turn in enumerate(chat.turns)
+            for index, turn in enumerate(map(world.scripted, chat.turns))
         ],
     )
     await db.insert(
@@ -2131,7 +2332,7 @@ async def create_ai_activity(db: Writer, world: World) -> None:
                 "user_id": member[image.account].id,
                 "prompt": image.prompt,
                 "storage_key": f"generated/{world.spec.slug}/{image.account}-{number}.png",
-                "created_at": image.at,
+                "created_at": moment(image.at),
             }
             for number, image in enumerate(world.spec.images, start=1)
         ],

@@ -38,7 +38,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from strawberry.types.execution import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from config import Settings
+from config import Settings, configure_logging, load_settings
 from context import AppState, Context, build_state, close_state
 from guards import RequestGuard, SecurityHeaders
 from models.db import is_database_unavailable
@@ -311,8 +311,9 @@ async def _ping_redis(url: str) -> str:
 
 def app_factory() -> Starlette:
     """For `uvicorn --factory server:app_factory` (what `serve --workers N` runs)."""
-    logging.basicConfig(level=Settings().log_level)
-    return create_app()
+    settings = load_settings()
+    configure_logging(settings)
+    return create_app(settings)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
@@ -354,7 +355,7 @@ def _seed(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _worker(_args: argparse.Namespace, settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(settings)
     asyncio.run(run_worker(settings))
 
 
@@ -382,7 +383,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     commands.add_parser("migrate", help="upgrade the database to the newest migration")
     seed = commands.add_parser("seed", help="load deterministic demo data (idempotent)")
     seed.add_argument("--demo", action="store_true", help="the demo schools and accounts")
-    seed.add_argument("--scale", type=int, default=1, help="multiply each school's size (benchmarks)")
+    seed.add_argument(
+        "--scale",
+        type=int,
+        default=None,
+        help="multiply each school's size (benchmarks; default: as seeded, or 1)",
+    )
     commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     commands.add_parser("worker", help="refresh dashboards from the queue (Redis, or this process)")
     args = parser.parse_args(argv)
@@ -393,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "schema": _schema,
         "worker": _worker,
     }
-    handlers[args.command](args, Settings())
+    handlers[args.command](args, load_settings())
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """A stand-in for the eight microservices of services.md, over real HTTP, for demos and tests.
 
-    python -m services.simulator --port 8900 [--host 127.0.0.1] [--key sim-key]
+    python -m services.simulator [--port 8900] [--host 127.0.0.1] [--key sim-key]
 
 serves every service on one port under its name (`/talentscope/v1/students?ids=...`,
 `/notifications/v1/notifications`...) and prints the environment variables that point the
-server at it (`service_env`). Its data is made up but deterministic: derived from a hash of
-the service and the student number, so "NS-000123" always has the same skills, missions and
-rank, and about one student in ten has nothing in a given service (absent from `items`).
+server at it (`service_env`), once it holds the port: `--port 0` takes a free one (what
+`make run` does), and a port that is taken ends it with one line saying so, printing nothing.
+Its data is made up but deterministic: derived from a hash of the service and the student
+number, so "NS-000123" always has the same skills, missions and rank, and about one student in
+ten has nothing in a given service (absent from `items`).
 
 For tests: `GET /_stats` counts the contract calls per service, `POST /_reset` clears counts,
 faults and received notifications, `POST /_faults` with `{"service": "missions", "mode":
@@ -298,10 +300,7 @@ def running_simulator(key: str = DEFAULT_KEY) -> AbstractAsyncContextManager[str
 async def serving(app: ASGIApp) -> AsyncIterator[str]:
     """Serves any ASGI app (the simulator, a test's stand-in) on a free loopback port in this
     event loop; yields its base URL."""
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without it
-    # every answer waits ~40 ms for a delayed ACK.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP) as sock:
-        sock.bind(("127.0.0.1", 0))
+    with bind("127.0.0.1", 0) as sock:
         port = sock.getsockname()[1]
         config = uvicorn.Config(
             app, lifespan="off", ws="none", log_level="warning", timeout_graceful_shutdown=2
@@ -320,15 +319,34 @@ async def serving(app: ASGIApp) -> AsyncIterator[str]:
             await task
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port (0: a free port), for uvicorn to listen on; SystemExit with
+    one line when the port is taken or the address is not this machine's."""
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without it
+    # every answer waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn's own sockets
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise SystemExit(
+            f"simulator: cannot listen on {host}:{port}: {error.strerror} (--port 0 takes a free port)"
+        ) from None
+    return sock
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m services.simulator", description=DESCRIPTION)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0: a free port")
     parser.add_argument("--key", default=DEFAULT_KEY, help="the bearer key every service expects")
     args = parser.parse_args(argv)
-    for name, value in service_env(f"http://{args.host}:{args.port}", args.key).items():
+    sock = bind(args.host, args.port)
+    base_url = f"http://{args.host}:{sock.getsockname()[1]}"
+    for name, value in service_env(base_url, args.key).items():
         print(f"{name}={value}", flush=True)
-    uvicorn.run(create_app(args.key), host=args.host, port=args.port, log_level="info")
+    uvicorn.Server(uvicorn.Config(create_app(args.key), log_level="info")).run(sockets=[sock])
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -189,3 +190,52 @@ def test_the_command_line_serves_and_prints_the_environment(
     process.terminate()
     output, _ = process.communicate(timeout=10)
     assert f"COHORT_API_URL={base_url}/cohort\nCOHORT_API_KEY=cli-key\n" in output.decode()
+
+
+def test_port_0_takes_a_free_port_and_prints_it() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.simulator", "--port", "0", "--key", "cli-key"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("TALENTSCOPE_API_URL=http://127.0.0.1:")
+        base_url = first.strip().removeprefix("TALENTSCOPE_API_URL=").removesuffix("/talentscope")
+        assert not base_url.endswith(":0")
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                response = httpx.get(f"{base_url}/_stats")
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, "the simulator exited"
+                assert time.monotonic() < deadline, "the simulator did not start"
+                time.sleep(0.1)
+        assert response.status_code == 200
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+def test_a_taken_port_ends_it_with_one_line_and_no_environment() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "services.simulator", "--port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith(f"simulator: cannot listen on 127.0.0.1:{port}: ")
+    assert "--port 0 takes a free port" in done.stderr
+    assert done.stderr.count("\n") == 1
