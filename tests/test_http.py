@@ -17,7 +17,7 @@ async def test_healthz_and_readyz_answer(http: httpx.AsyncClient, settings: Sett
     assert (await http.get("/healthz")).json() == {"status": "ok"}
     ready = await http.get("/readyz")
     assert ready.status_code == 200
-    expected = {"database": "ok"} | ({"redis": "ok"} if settings.redis_url else {})
+    expected = {"database": "ok", "backgroundLoops": "ok"} | ({"redis": "ok"} if settings.redis_url else {})
     assert ready.json() == {"status": "ok", "checks": expected}
 
 
