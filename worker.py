@@ -61,8 +61,9 @@ async def supervise(
     first_backoff: float = 0.5,
     max_backoff: float = 30.0,
 ) -> None:
-    """Runs `loop` until `stop` is set, starting it again after any unexpected error."""
-    backoff = first_backoff
+    """Runs `loop` until `stop` is set, starting it again after any unexpected error: at once
+    `first_backoff`, doubling with each failure in a row (a loop that got through an iteration
+    since its last failure starts again from `first_backoff`), at most `max_backoff`."""
     while not stop.is_set():
         try:
             await loop(state, stop, health)
@@ -70,9 +71,9 @@ async def supervise(
         except Exception as error:
             health.failed(error)
             log.exception("background loop %s failed (%d in a row); restarting", name, health.failures)
+        backoff = min(first_backoff * 2 ** (health.failures - 1), max_backoff)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), backoff)
-        backoff = min(backoff * 2, max_backoff) if health.failures else first_backoff
 
 
 async def _refresh(state: AppState, stop: asyncio.Event, health: LoopHealth) -> None:
