@@ -85,14 +85,14 @@ class GradeCell:
         )
 
     @classmethod
-    def from_written(cls, written: WrittenGrade, lock: CellLock | None) -> GradeCell:
+    def from_written(cls, written: WrittenGrade) -> GradeCell:
         grade = written.grade
         return cls(
             assignment_id=_assignment_id(grade.assignment_id),
             score=grade.score,
             letter=written.letter,
             version=grade.version,
-            lock=lock,
+            lock=CellLock.from_lock(written.lock) if written.lock else None,
             student_pk=grade.student_id,
             assignment_pk=grade.assignment_id,
         )
@@ -427,10 +427,6 @@ class GradingQueries:
         ]
 
 
-def _written_cell(written: WrittenGrade) -> GradeCell:
-    return GradeCell.from_written(written, CellLock.from_lock(written.lock) if written.lock else None)
-
-
 def _grade_input(item: UpdateGradeInput | GradeUpdateItem) -> GradeInput:
     return GradeInput(str(item.student_id), str(item.assignment_id), item.score, item.expected_version)
 
@@ -481,7 +477,7 @@ class GradingMutations:
         if isinstance(result, list):
             return UpdateGradePayload(grade=None, cell=None, user_errors=user_errors(result))
         return UpdateGradePayload(
-            grade=Grade.from_written(result), cell=_written_cell(result), user_errors=[]
+            grade=Grade.from_written(result), cell=GradeCell.from_written(result), user_errors=[]
         )
 
     @strawberry.mutation(description="Many cells: all or nothing (atomic, the default), or each on its own.")
@@ -497,7 +493,7 @@ class GradingMutations:
             processed_count=len(written),
             failed_count=failed,
             grades=[Grade.from_written(w) for w in written],
-            cells=[_written_cell(w) for w in written],
+            cells=[GradeCell.from_written(w) for w in written],
             user_errors=user_errors(problems),
         )
 
