@@ -35,7 +35,6 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
-from strawberry.types.execution import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from config import Settings, configure_logging, load_settings
@@ -189,21 +188,21 @@ class GraphQLApp(GraphQL[Context, None]):
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
     ) -> Response:
         """As the GraphQL-over-HTTP spec says (web/responses.py): under its media type, a request
-        error (no `data`: the document did not parse or validate) is a 400."""
-        response = super().create_response(response_data, sub_response)
+        error (refused before execution: no error has a path) has no `data` at all, which is how
+        clients tell it from a failed execution, and a 4xx/5xx status."""
         media_type = sub_response.media_type or JSON
+        if media_type == GRAPHQL_RESPONSE and isinstance(response_data, dict):
+            errors = response_data.get("errors") or []
+            if (
+                response_data.get("data") is None
+                and errors
+                and all(isinstance(e, dict) and "path" not in e for e in errors)
+            ):
+                response_data.pop("data", None)
+                if not sub_response.status_code:
+                    sub_response.status_code = request_error_status(errors)
+        response = super().create_response(response_data, sub_response)
         response.headers["content-type"] = media_type
-        if isinstance(response_data, dict) and "data" not in response_data and not sub_response.status_code:
-            response.status_code = request_error_status(response_data.get("errors") or [])
-        return response
-
-    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
-        """Under the spec's media type, a request error (refused before execution: no error has a
-        path) has no `data` at all, which is how clients tell it from a failed execution."""
-        response = await super().process_result(request, result)
-        refused = result.data is None and result.errors and all(e.path is None for e in result.errors)
-        if refused and negotiated_media_type(request.headers.get("accept", "")) == GRAPHQL_RESPONSE:
-            response.pop("data", None)
         return response
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
