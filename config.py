@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     failed_logins_per_account: str = "10/15 minutes"
     failed_logins_per_ip: str = "30/15 minutes"
     registrations_per_ip: str = "10/hour"
-    query_cost_budget: str = "50000/hour"  # sized in schema/limits.py
+    query_cost_budget: str = "50000/hour"  # sized in schema/cost.py
 
     # Query limits, enforced before execution
     max_query_depth: int = 12

@@ -135,7 +135,7 @@ class Context:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     # (subject type, id) of student records read by someone else; audited after the operation.
     audited_reads: set[tuple[str, int]] = field(default_factory=set)
-    # The estimated cost of the operation (schema/limits.py).
+    # The estimated cost of the operation (schema/cost.py).
     query_cost: int | None = None
     loaders: Loaders = field(init=False)
 

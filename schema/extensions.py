@@ -26,7 +26,8 @@ from config import Settings
 from models.db import is_database_unavailable, operation_statements
 from resolvers import audit
 from resolvers.errors import ApiError, ServiceUnavailable
-from schema.limits import HideSuggestions, QueryLimits, expanded_fields
+from schema.cost import expanded_fields
+from schema.limits import HideSuggestions, QueryLimits
 from schema.text import NoNulLiterals, RejectNulText
 
 log = logging.getLogger("campusgraph.errors")

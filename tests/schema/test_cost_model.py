@@ -1,4 +1,4 @@
-"""The query cost model (schema/limits.py): what a read really causes, and a budget that fits a
+"""The query cost model (schema/cost.py): what a read really causes, and a budget that fits a
 teacher's working day but not a scraper."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from config import Settings
 from resolvers.ids import encode_id
 from resolvers.pagination import DEFAULT_PAGE_SIZE
 from schema import build_schema
-from schema.limits import DEFAULT_LIST_SIZE, WRITE_COST, operation_cost
+from schema.cost import DEFAULT_LIST_SIZE, WRITE_COST, operation_cost
 from tests.clients import GraphQLClient
 from tests.contract.documents import OPERATIONS, contract_operation
 from tests.factories import Factory
@@ -105,7 +105,7 @@ def test_the_default_budget_fits_a_teachers_heavy_hour_and_not_a_scraper() -> No
 
 
 def test_the_contract_operations_costs() -> None:
-    """The table of schema/limits.py; a change here is a change of what users can do an hour."""
+    """The table of schema/cost.py; a change here is a change of what users can do an hour."""
     costs = contract_costs(TYPICAL)
     assert {name: costs[name] for name in TABLE} == TABLE
 
