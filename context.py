@@ -18,28 +18,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
+from auth.identity import CurrentUser
+from auth.tokens import AccessClaims
 from config import Settings
 from loaders import Loaders
 from models.db import create_engine, create_session_factory, create_writer_session_factory
-from resolvers.dashboard_cache import (
-    DashboardCache,
-    MemoryDashboardCache,
-    MemoryRefreshQueue,
-    RedisDashboardCache,
-    RedisRefreshQueue,
-    RefreshQueue,
-)
-from resolvers.identity import CurrentUser
-from resolvers.live_grading import EditorsAnnouncer
-from resolvers.ratelimit import RateLimiter
-from resolvers.teaching_cache import (
+from services.clients import ServiceClients, create_http_client
+from stores.dashboard_cache import DashboardCache, MemoryDashboardCache, RedisDashboardCache
+from stores.ratelimit import RateLimiter
+from stores.refresh_queue import MemoryRefreshQueue, RedisRefreshQueue, RefreshQueue
+from stores.teacher_dashboard_cache import (
     MemoryTeacherDashboardCache,
     RedisTeacherDashboardCache,
     TeacherDashboardCache,
 )
-from resolvers.tokens import AccessClaims
-from services.clients import ServiceClients, create_http_client
 from subscriptions.bus import EventBus
+from subscriptions.editors import EditorsAnnouncer
 from subscriptions.locks import CellLocks, MemoryCellLocks, RedisCellLocks
 from subscriptions.presence import MemoryPresence, Presence, PresenceKeeper, RedisPresence
 

@@ -17,13 +17,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from context import AppState
-from resolvers.dashboards import refresh_forever
 from resolvers.notifications import deliver_forever
+from resolvers.student_dashboard import refresh
+from subscriptions.bus import CONNECTION_ERRORS
 
 log = logging.getLogger("campusgraph.worker")
 
 # Consecutive failures after which /readyz reports the loop.
 FAILING_AFTER = 3
+REFRESH_BATCH = 50  # dashboards assembled together (the services take up to 100 students a call)
 
 
 @dataclass
@@ -74,6 +76,53 @@ async def supervise(
         backoff = min(first_backoff * 2 ** (health.failures - 1), max_backoff)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), backoff)
+
+
+async def refresh_forever(
+    app: AppState,
+    *,
+    stop: asyncio.Event | None = None,
+    stale_every: float = 30.0,
+    health: Callable[[], None] | None = None,
+) -> None:
+    """The student dashboards' refresh loop: takes queued dashboards in batches
+    (resolvers.student_dashboard.refresh); every `stale_every` seconds it puts back the jobs of
+    dead workers (expired leases) and queues the stale dashboards (so hot ones stay warm). While
+    Redis is unreachable it waits and tries again; any other error ends it (`supervise` logs it
+    and starts it again). `health` is called after each iteration that went through. Setting
+    `stop` ends it between jobs, so that no database work is cut off half-way at shutdown."""
+    stop = stop or asyncio.Event()
+    last_sweep = -stale_every
+    while not stop.is_set():
+        try:
+            if time.monotonic() - last_sweep >= stale_every:
+                last_sweep = time.monotonic()
+                await app.refresh_queue.recover()
+                await app.refresh_queue.enqueue(await app.dashboards.stale_ids(limit=500))
+            student_id = await _take_unless_stopped(app, stop)
+            if student_id is not None:
+                batch = [student_id, *await app.refresh_queue.take_more(REFRESH_BATCH - 1)]
+                await refresh(app, batch)
+                await app.refresh_queue.done(batch)
+        except CONNECTION_ERRORS as error:
+            log.warning("dashboard refresh paused, Redis unreachable: %s", type(error).__name__)
+            await asyncio.sleep(1.0)
+            continue
+        if health is not None:
+            health()
+
+
+async def _take_unless_stopped(app: AppState, stop: asyncio.Event) -> int | None:
+    """The next queued student, or None after a second or when `stop` is set."""
+    take = asyncio.ensure_future(app.refresh_queue.take(wait_seconds=1))
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({take, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not take.done():
+        take.cancel()
+        await asyncio.gather(take, return_exceptions=True)
+        return None
+    return take.result()
 
 
 async def _refresh(state: AppState, stop: asyncio.Event, health: LoopHealth) -> None:

@@ -465,3 +465,22 @@ async def deadline(seconds: float) -> AsyncIterator[None]:
     """Cancels the block after `seconds` (every bench loop is bounded in time)."""
     async with asyncio.timeout(seconds):
         yield
+
+
+async def wait_until(condition: Any, seconds: float, step: float = 0.1) -> bool:
+    ends = time.monotonic() + seconds
+    while time.monotonic() < ends:
+        if condition():
+            return True
+        await asyncio.sleep(step)
+    return bool(condition())
+
+
+async def wait_quiet(servers: list[Server], seconds: float) -> None:
+    """Until the servers use less than 5% CPU over a second (or `seconds` pass)."""
+    ends = time.monotonic() + seconds
+    while time.monotonic() < ends:
+        before = sum(s.cpu_seconds() for s in servers)
+        await asyncio.sleep(1.0)
+        if sum(s.cpu_seconds() for s in servers) - before < 0.05 * len(servers):
+            return

@@ -68,6 +68,8 @@ from bench.common import (
     server,
     server_env,
     throwaway_database,
+    wait_quiet,
+    wait_until,
 )
 
 TEACHER = "teacher@northside.test"
@@ -144,25 +146,23 @@ class BusTap:
         from redis import asyncio as aioredis  # noqa: PLC0415
 
         from resolvers.ids import encode_id  # noqa: PLC0415
+        from subscriptions.events import GradeSnapshot, GradeUpdated, UserRef  # noqa: PLC0415
 
         client = aioredis.Redis.from_url(self.redis_url)
         keys = []
         try:
             for grade_id in range(start, start + count):
-                event = {
-                    "type": "GradeUpdated",
-                    "studentId": 1,
-                    "assignmentId": 1,
-                    "grade": {
-                        "id": grade_id,
-                        "score": 9.5,
-                        "version": 1,
-                        "letter": "A",
-                        "updatedAt": datetime.now(UTC).isoformat(),
-                    },
-                    "by": {"id": 1, "name": "Bench Writer"},
-                }
-                await client.publish(self.channel, orjson.dumps(event))
+                grade = GradeSnapshot(
+                    id=grade_id, score=9.5, letter="A", version=1, updated_at=datetime.now(UTC)
+                )
+                event = GradeUpdated(
+                    student_id=1,
+                    assignment_id=1,
+                    grade=grade,
+                    by=UserRef(id=1, name="Bench Writer"),
+                    lock=None,
+                )
+                await client.publish(self.channel, event.model_dump_json())
                 keys.append((encode_id("Grade", grade_id), 1))
         finally:
             await client.aclose()
@@ -172,6 +172,7 @@ class BusTap:
         from redis import asyncio as aioredis  # noqa: PLC0415
 
         from resolvers.ids import encode_id  # noqa: PLC0415
+        from subscriptions.events import GRADEBOOK_EVENTS, GradeUpdated  # noqa: PLC0415
 
         client = aioredis.Redis.from_url(self.redis_url)
         pubsub = client.pubsub(ignore_subscribe_messages=True)
@@ -182,10 +183,9 @@ class BusTap:
                 if message is None or message["type"] != "message":
                     continue
                 now = time.time()
-                payload = orjson.loads(message["data"])
-                if payload.get("type") == "GradeUpdated":
-                    grade = payload["grade"]
-                    self.published[(encode_id("Grade", grade["id"]), grade["version"])] = now
+                event = GRADEBOOK_EVENTS.validate_json(message["data"])
+                if isinstance(event, GradeUpdated):
+                    self.published[(encode_id("Grade", event.grade.id), event.grade.version)] = now
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]
             await client.aclose()
@@ -268,25 +268,6 @@ async def write_grade(http: httpx.AsyncClient, token: str, cell: tuple[str, str,
 
 def p50_p99(ms: list[float]) -> str:
     return f"p50 {percentile(ms, 50):.1f} ms p99 {percentile(ms, 99):.1f} ms"
-
-
-async def wait_until(condition: Any, seconds: float, step: float = 0.1) -> bool:
-    ends = time.monotonic() + seconds
-    while time.monotonic() < ends:
-        if condition():
-            return True
-        await asyncio.sleep(step)
-    return bool(condition())
-
-
-async def wait_quiet(servers: list[Server], seconds: float) -> None:
-    """Until the servers use less than 5% CPU over a second (or `seconds` pass)."""
-    ends = time.monotonic() + seconds
-    while time.monotonic() < ends:
-        before = sum(s.cpu_seconds() for s in servers)
-        await asyncio.sleep(1.0)
-        if sum(s.cpu_seconds() for s in servers) - before < 0.05 * len(servers):
-            return
 
 
 async def measure_size(

@@ -14,7 +14,7 @@ from loaders.base import SessionLoader
 from loaders.signals import category_weights
 from models import Assignment, AttendanceRecord, Class, Course, Enrollment, FinalGrade, Grade
 from models.enums import AttendanceStatus, EnrollmentStatus
-from resolvers.grade_math import GradedWork, class_percentage
+from models.grade_math import GradedWork, class_percentage
 
 ClassStudent = tuple[int, int]  # (class id, student id)
 

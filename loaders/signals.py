@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from models import Assignment, AttendanceRecord, CategoryWeight, Enrollment, Grade, TutoringSession
 from models.enums import AssignmentCategory, AttendanceStatus, EnrollmentStatus, SessionStatus
-from resolvers.grade_math import GradedWork, class_percentage
-from resolvers.risk import Signals
+from models.grade_math import GradedWork, class_percentage
+from models.risk import Signals
 
 MISSING_AFTER = timedelta(days=7)
 SESSION_WINDOW = timedelta(days=90)

@@ -12,7 +12,7 @@ from models.grading import Assignment, CategoryWeight, FinalGrade, Grade, GradeC
 from models.notifications import Notification, NotificationOutbox
 from models.progress import Assessment
 from models.schools import School, Term
-from models.sessions import TutoringSession
+from models.tutoring import TutoringSession
 from models.users import GuardianLink, MentorLink, StudentProfile, TeacherProfile, User
 
 __all__ = [

@@ -9,8 +9,8 @@ from sqlalchemy import delete, select
 
 from loaders.signals import Executor, gather_signals
 from models import StudentProfile, StudentRisk
+from models.risk import assess
 from models.upsert import upsert_insert
-from resolvers.risk import assess
 
 REFRESH_CHUNK = 500
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from starlette.datastructures import UploadFile
 
 from config import Settings
+from errors import Problem
 from models import Attachment
-from resolvers.filetypes import FileType, offered_name, sniff
-from resolvers.media import MediaStore, safe_filename, sign_url
 from resolvers.photos import TooLarge, read_upload_limited
-from resolvers.problems import Problem
+from stores.filetypes import FileType, offered_name, sniff
+from stores.media import MediaStore, safe_filename, sign_url
 
 MAX_ATTACHMENTS = 10
 URL_SECONDS = 3600

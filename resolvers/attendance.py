@@ -28,17 +28,16 @@ from qrcode.image.pil import PilImage
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from errors import BadInput, Forbidden, Problem, ProblemError
 from models import AttendanceRecord, Enrollment, MeetingTime, School
 from models.base import utcnow
 from models.enums import AttendanceStatus, EnrollmentStatus, Role
 from models.upsert import upsert_insert
 from resolvers import audit
+from resolvers.after_commit import teacher_dashboards_changed
 from resolvers.analytics import refresh_student_risk
-from resolvers.errors import BadInput, Forbidden
 from resolvers.ids import decode_id_of
 from resolvers.policy import require_class_teacher, require_user
-from resolvers.problems import Problem, ProblemError
-from resolvers.teaching_cache import teacher_dashboards_changed
 
 if TYPE_CHECKING:
     from context import Context

@@ -16,14 +16,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import RefreshToken, School, StudentProfile, User
-from models.enums import Role, StudentStatus, Tier
-from resolvers import audit
-from resolvers.analytics import refresh_student_risk
-from resolvers.passwords import hash_password, needs_rehash, verify_password
-from resolvers.policy import require_user
-from resolvers.problems import Problem
-from resolvers.tokens import (
+from auth.passwords import hash_password, needs_rehash, verify_password
+from auth.tokens import (
     AccessClaims,
     hash_refresh_token,
     issue_access_token,
@@ -31,7 +25,14 @@ from resolvers.tokens import (
     new_session_id,
     read_access_token,
 )
+from errors import Problem
+from models import RefreshToken, School, StudentProfile, User
+from models.enums import Role, StudentStatus, Tier
+from resolvers import audit
+from resolvers.analytics import refresh_student_risk
+from resolvers.policy import require_user
 from subscriptions.channels import user_sessions_channel
+from subscriptions.events import SessionRevoked
 
 if TYPE_CHECKING:
     from context import AppState, Context
@@ -312,4 +313,4 @@ async def _revoke_family(session: AsyncSession, family_id: str, moment: datetime
 
 async def _announce_revocation(ctx: Context, user_id: int, session_id: str | None) -> None:
     """Tells every process to end the live connections of that session (None: all of the user's)."""
-    await ctx.bus.publish(user_sessions_channel(user_id), {"sessionId": session_id})
+    await ctx.bus.publish(user_sessions_channel(user_id), SessionRevoked(session_id=session_id))

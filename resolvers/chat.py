@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -22,21 +22,21 @@ from sqlalchemy import Select, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
+from errors import BadInput, Forbidden, Problem
 from models import Conversation, ConversationParticipant, Message
 from models.base import UTCDateTime, utcnow
 from resolvers import audit
 from resolvers.attachments import check_files, stored_files
-from resolvers.errors import BadInput, Forbidden
 from resolvers.ids import decode_id, decode_id_of
 from resolvers.notifications import add_notifications, announce
 from resolvers.pagination import cursor_id, cursor_key, cursor_time, decode_cursor, encode_cursor, page_size
 from resolvers.policy import NOT_VISIBLE, may_contact, require_user
-from resolvers.problems import Problem
 from subscriptions.channels import conversation_channel
+from subscriptions.events import MessageAdded
 
 if TYPE_CHECKING:
+    from auth.identity import CurrentUser
     from context import Context
-    from resolvers.identity import CurrentUser
 
 MAX_BODY_LENGTH = 10_000
 MAX_TITLE_LENGTH = 200
@@ -276,7 +276,7 @@ async def send_message(
             session, ctx, "message.sent", "Conversation", conversation_id,
             detail={"messageId": message.id, "attachments": len(stored)},
         )  # fmt: skip
-    await ctx.bus.publish(conversation_channel(conversation_id), {"id": message.id})
+    await ctx.bus.publish(conversation_channel(conversation_id), MessageAdded(message_id=message.id))
     await announce(ctx, notified)
     return message
 
@@ -345,13 +345,13 @@ async def mark_conversation_read(ctx: Context, global_id: str) -> Conversation:
     return found
 
 
-async def message_events(ctx: Context, global_id: str) -> AsyncIterator[Message]:
+async def message_events(ctx: Context, global_id: str) -> AsyncGenerator[Message, None]:
     """New messages of a conversation the caller takes part in, from every process."""
     conversation_id = decode_id_of(global_id, "Conversation")
     ctx.fresh_loaders()
     await require_participant(ctx, conversation_id)
-    async with ctx.bus.subscribe(conversation_channel(conversation_id)) as events:
-        async for payload in events:
-            message = await ctx.fresh_loaders().chat.message_by_id.load(int(payload["id"]))
+    async with ctx.bus.subscribe(conversation_channel(conversation_id), MessageAdded) as events:
+        async for event in events:
+            message = await ctx.fresh_loaders().chat.message_by_id.load(event.message_id)
             if message is not None and message.conversation_id == conversation_id:
                 yield message

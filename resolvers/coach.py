@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
+from errors import Forbidden, Problem
 from models import AiChat, AiMessage
 from models.base import utcnow
 from models.enums import AiMessageRole
-from resolvers.errors import Forbidden
 from resolvers.ids import decode_id_of
 from resolvers.policy import NOT_VISIBLE, require_user
-from resolvers.problems import Problem
 from services.coach_model import Completion, ModelUnavailable, Turn, complete, configured
 
 if TYPE_CHECKING:

@@ -19,25 +19,26 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from errors import Problem, ProblemError
 from models import Assignment, Enrollment, Grade, GradeChange, School
 from models.base import utcnow
 from models.enums import EnrollmentStatus
+from models.grade_math import GradingScale
 from models.upsert import upsert_insert
 from resolvers import audit
+from resolvers.after_commit import teacher_dashboards_changed
 from resolvers.analytics import refresh_student_risk
-from resolvers.dashboards import dashboards_changed
-from resolvers.grade_math import GradingScale
 from resolvers.grading import assignment_of, gradebook_access, standing_locks
 from resolvers.ids import decode_id_of
 from resolvers.notifications import NewNotification, add_each
 from resolvers.policy import require_user
-from resolvers.problems import Problem, ProblemError
-from resolvers.teaching_cache import teacher_dashboards_changed
+from resolvers.student_dashboard import dashboards_changed
 from subscriptions.channels import gradebook_channel, user_notifications_channel
+from subscriptions.events import GradeSnapshot, GradeUpdated, NotificationAdded, UserRef
 
 if TYPE_CHECKING:
+    from auth.identity import CurrentUser
     from context import Context
-    from resolvers.identity import CurrentUser
     from subscriptions.locks import CellLock
 
 MAX_BULK_UPDATES = 500
@@ -331,10 +332,10 @@ def _audit_detail(grade: WrittenCell, old: float | None) -> dict[str, Any]:
 async def _announce(ctx: Context, written: list[WrittenGrade]) -> None:
     """After commit: the gradebook's editors, the students' notification feeds and dashboards."""
     for item in written:
-        await ctx.bus.publish(gradebook_channel(item.class_id), grade_event(item))
+        await ctx.bus.publish(gradebook_channel(item.class_id), _grade_updated(item))
         if item.notification_id is not None:
             channel = user_notifications_channel(item.grade.student_id)
-            await ctx.bus.publish(channel, {"id": item.notification_id})
+            await ctx.bus.publish(channel, NotificationAdded(notification_id=item.notification_id))
     if not written:
         return
     await dashboards_changed(ctx.app, sorted({item.grade.student_id for item in written}))
@@ -345,19 +346,18 @@ async def _announce(ctx: Context, written: list[WrittenGrade]) -> None:
     )
 
 
-def grade_event(written: WrittenGrade) -> dict[str, Any]:
+def _grade_updated(written: WrittenGrade) -> GradeUpdated:
     grade = written.grade
-    return {
-        "type": "GradeUpdated",
-        "studentId": grade.student_id,
-        "assignmentId": grade.assignment_id,
-        "grade": {
-            "id": grade.id,
-            "score": grade.score,
-            "version": grade.version,
-            "letter": written.letter,
-            "updatedAt": grade.updated_at.isoformat(),
-        },
-        "by": {"id": written.by.id, "name": written.by.name},
-        "lock": written.lock.to_dict() if written.lock else None,
-    }
+    return GradeUpdated(
+        student_id=grade.student_id,
+        assignment_id=grade.assignment_id,
+        grade=GradeSnapshot(
+            id=grade.id,
+            score=grade.score,
+            letter=written.letter,
+            version=grade.version,
+            updated_at=grade.updated_at,
+        ),
+        by=UserRef(id=written.by.id, name=written.by.name),
+        lock=written.lock,
+    )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from errors import Forbidden
 from loaders.signals import category_weights
 from models import (
     Assignment,
@@ -28,13 +29,13 @@ from models import (
 )
 from models.base import utcnow
 from models.enums import EnrollmentStatus, Role
+from models.grade_math import GradedWork, GradingScale, class_percentage
 from resolvers import audit
-from resolvers.errors import Forbidden
-from resolvers.grade_math import GradedWork, GradingScale, class_percentage
 from resolvers.ids import decode_id_of
 from resolvers.policy import NOT_VISIBLE, require_user
 from subscriptions.bus import CONNECTION_ERRORS
 from subscriptions.channels import gradebook_channel
+from subscriptions.events import FinalGradesCalculated
 from subscriptions.locks import CellLock
 from subscriptions.presence import Editor
 
@@ -242,10 +243,7 @@ async def calculate_final_grades(
         await audit.record_many(
             session, ctx, "grade.final_calculated", "Student", [s.id for s, _ in results], classId=class_id
         )
-    await ctx.bus.publish(
-        gradebook_channel(class_id),
-        {"type": "FinalGradesCalculated", "classId": class_id, "at": utcnow().isoformat()},
-    )
+    await ctx.bus.publish(gradebook_channel(class_id), FinalGradesCalculated(class_id=class_id, at=utcnow()))
     return results
 
 

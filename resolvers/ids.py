@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from resolvers.errors import InvalidId
+from errors import InvalidId
 
 # Primary keys are INTEGER columns: a larger number names no row, and PostgreSQL refuses it
 # as a query argument (an unexpected error, not "not found").

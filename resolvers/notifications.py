@@ -3,8 +3,8 @@ Notifications service (services.md) through an outbox.
 
 `add_notifications` writes the rows in the caller's transaction and, when the service is on,
 an outbox row for each in the same transaction: a notification that commits is delivered at
-least once, one that rolls back never is. Callers publish `{"id": ...}` on the user's
-notifications channel after commit.
+least once, one that rolls back never is. Callers publish NotificationAdded on the user's
+notifications channel after commit (`announce`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
@@ -22,16 +22,16 @@ from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config import Settings
+from errors import BadInput, Problem
 from models import Notification, NotificationOutbox
 from models.base import utcnow
 from models.db import is_database_unavailable
-from resolvers.errors import BadInput
 from resolvers.ids import decode_id_of, encode_id
 from resolvers.pagination import Page, newest_first, page_size
 from resolvers.policy import require_user
-from resolvers.problems import Problem
 from services.clients import ServiceCallError, ServiceClients
 from subscriptions.channels import user_notifications_channel
+from subscriptions.events import NotificationAdded
 
 if TYPE_CHECKING:
     from context import AppState, Context
@@ -101,7 +101,9 @@ async def add_notification(
 async def announce(ctx: Context, notified: dict[int, int]) -> None:
     """After commit: each user's feed hears of their new notification."""
     for user_id, notification_id in notified.items():
-        await ctx.bus.publish(user_notifications_channel(user_id), {"id": notification_id})
+        await ctx.bus.publish(
+            user_notifications_channel(user_id), NotificationAdded(notification_id=notification_id)
+        )
 
 
 @dataclass
@@ -170,12 +172,12 @@ async def mark_read(ctx: Context, ids: list[str] | None, mark_all: bool) -> tupl
     return unread, sorted(problems, key=lambda p: int(p.field[-1]) if p.field else 0)
 
 
-async def notification_events(ctx: Context) -> AsyncIterator[Notification]:
+async def notification_events(ctx: Context) -> AsyncGenerator[Notification, None]:
     """The caller's new notifications, from every process, each read fresh from the database."""
     user = require_user(ctx)
-    async with ctx.bus.subscribe(user_notifications_channel(user.id)) as events:
-        async for payload in events:
-            notification = await ctx.fresh_loaders().chat.notification_by_id.load(int(payload["id"]))
+    async with ctx.bus.subscribe(user_notifications_channel(user.id), NotificationAdded) as events:
+        async for event in events:
+            notification = await ctx.fresh_loaders().chat.notification_by_id.load(event.notification_id)
             if notification is not None and notification.user_id == user.id:
                 yield notification
 

@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from models import AiChat, AiMessage, GeneratedImage, User
 from models.base import utcnow
-from resolvers.filetypes import GIF, JPEG, PNG, WEBP
-from resolvers.media import InvalidMediaKey, sign_url
 from resolvers.policy import require_user
+from stores.filetypes import GIF, JPEG, PNG, WEBP
+from stores.media import InvalidMediaKey, sign_url
 
 if TYPE_CHECKING:
     from config import Settings

@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from resolvers.errors import BadInput
+from errors import BadInput
 from resolvers.ids import MAX_PK
 
 T = TypeVar("T")

@@ -12,9 +12,9 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING, Protocol
 
+from auth.identity import CurrentUser
+from errors import BadInput, Forbidden, Unauthenticated
 from models.enums import Role
-from resolvers.errors import BadInput, Forbidden, Unauthenticated
-from resolvers.identity import CurrentUser
 from resolvers.ids import decode_id_of
 
 if TYPE_CHECKING:

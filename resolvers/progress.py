@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, func, or_, select
 
+from errors import Forbidden, Problem
 from models import Assessment, StudentProfile, User
 from models.base import utcnow
 from resolvers import audit
-from resolvers.errors import Forbidden
 from resolvers.ids import decode_id_of
 from resolvers.pagination import (
     DIGITS,
@@ -32,7 +32,6 @@ from resolvers.pagination import (
     page_size,
 )
 from resolvers.policy import NOT_VISIBLE, Relation, relation_to_student, require_user
-from resolvers.problems import Problem
 from resolvers.students import get_student
 
 if TYPE_CHECKING:

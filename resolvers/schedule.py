@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from errors import BadInput, Forbidden
 from models import Class, ClassTeacher, Enrollment, MeetingTime, School, Term, TutoringSession, User
 from models.enums import EnrollmentStatus, Role, SessionStatus
-from resolvers.errors import BadInput, Forbidden
 from resolvers.policy import SCHOOL_WIDE_ROLES, require_user
 
 if TYPE_CHECKING:

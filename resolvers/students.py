@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, tuple_, update
 from starlette.datastructures import UploadFile
 
+from errors import BadInput, Forbidden, Problem
 from loaders.academics import academic_records
 from models import (
     ClassTeacher,
@@ -29,9 +30,7 @@ from models import (
 )
 from models.enums import EnrollmentStatus, RiskLevel, Role, StudentStatus
 from resolvers import audit
-from resolvers.errors import BadInput, Forbidden
 from resolvers.ids import decode_id_of
-from resolvers.media import MediaStore
 from resolvers.notifications import add_notifications, announce
 from resolvers.pagination import cursor_key, decode_cursor, encode_cursor, page_size
 from resolvers.photos import PhotoRejected, normalize_photo, read_upload_limited
@@ -44,11 +43,11 @@ from resolvers.policy import (
     require_student_visible,
     require_user,
 )
-from resolvers.problems import Problem
+from stores.media import MediaStore
 
 if TYPE_CHECKING:
+    from auth.identity import CurrentUser
     from context import Context
-    from resolvers.identity import CurrentUser
 
 AnySelect = Select[*tuple[Any, ...]]
 MAX_QUERY_LENGTH = 100

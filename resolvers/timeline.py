@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, literal, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from errors import BadInput
 from models import (
     Assessment,
     Assignment,
@@ -30,7 +31,6 @@ from models import (
 )
 from models.base import UTCDateTime, utcnow
 from models.enums import SessionStatus
-from resolvers.errors import BadInput
 from resolvers.pagination import cursor_key, cursor_time, decode_cursor, encode_cursor, page_size
 
 if TYPE_CHECKING:

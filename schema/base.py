@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 import strawberry
 
 from context import Context
-from resolvers.problems import Problem
+from errors import Problem
 
 
 @strawberry.interface(description="An object with a global id (Relay).")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import cast
@@ -224,5 +225,7 @@ class ChatSubscriptions:
     async def message_added(
         self, info: Info, conversation_id: strawberry.ID
     ) -> AsyncGenerator[Message, None]:
-        async for message in chat.message_events(info.context, str(conversation_id)):
-            yield Message.from_model(message)
+        messages = chat.message_events(info.context, str(conversation_id))
+        async with contextlib.aclosing(messages):  # unsubscribed with the subscription, not by the collector
+            async for message in messages:
+                yield Message.from_model(message)

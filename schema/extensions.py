@@ -23,9 +23,9 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.graphql import OperationType
 
 from config import Settings
+from errors import ApiError, ServiceUnavailable
 from models.db import is_database_unavailable, operation_statements
 from resolvers import audit
-from resolvers.errors import ApiError, ServiceUnavailable
 from schema.cost import expanded_fields
 from schema.limits import HideSuggestions, QueryLimits
 from schema.text import NoNulLiterals, RejectNulText

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from datetime import datetime
 
@@ -86,5 +87,7 @@ class NotificationMutations:
 class NotificationSubscriptions:
     @strawberry.subscription(description="The caller's new notifications, as they are created.")
     async def notification_added(self, info: Info) -> AsyncGenerator[Notification, None]:
-        async for row in notifications.notification_events(info.context):
-            yield Notification.from_model(row)
+        rows = notifications.notification_events(info.context)
+        async with contextlib.aclosing(rows):  # unsubscribed with the subscription, not by the collector
+            async for row in rows:
+                yield Notification.from_model(row)

@@ -1,4 +1,4 @@
-"""The user's overview card, recent AI activity, and the AI coach."""
+"""The user's overview card, and their recent AI activity."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from datetime import datetime
 
 import strawberry
 
-from models import AiChat as AiChatModel
-from resolvers import coach, overview
+from resolvers import overview
 from resolvers.ids import encode_id
-from schema.base import Info, Node, UserError, user_errors
+from schema.base import Info, Node
+from schema.coach import AiChat
 
 
 @strawberry.type
@@ -34,16 +34,6 @@ class UserOverview:
 
 
 @strawberry.type
-class AiChat(Node):
-    title: str
-    created_at: datetime
-
-    @classmethod
-    def from_model(cls, row: AiChatModel) -> AiChat:
-        return cls(id=strawberry.ID(encode_id("AiChat", row.id)), title=row.title, created_at=row.created_at)
-
-
-@strawberry.type
 class GeneratedImage(Node):
     prompt: str
     thumbnail_url: str | None = strawberry.field(
@@ -56,20 +46,6 @@ class GeneratedImage(Node):
 class RecentActivity:
     recent_chats: list[AiChat]
     recent_images: list[GeneratedImage]
-
-
-@strawberry.input
-class AskAiCoachInput:
-    chat_id: strawberry.ID | None = strawberry.field(default=None, description="null: a new chat.")
-    message: str
-
-
-@strawberry.type
-class AskAiCoachPayload:
-    chat: AiChat | None
-    reply: str | None
-    tokens_used: int = strawberry.field(description="Tokens this question used, as the model reported them.")
-    user_errors: list[UserError]
 
 
 @strawberry.type
@@ -101,17 +77,4 @@ class OverviewQueries:
                 )
                 for image in images
             ],
-        )
-
-
-@strawberry.type
-class OverviewMutations:
-    @strawberry.mutation(description="Asks the AI coach; AI_UNAVAILABLE when no model answers.")
-    async def ask_ai_coach(self, info: Info, input: AskAiCoachInput) -> AskAiCoachPayload:
-        answer = await coach.ask(info.context, str(input.chat_id) if input.chat_id else None, input.message)
-        return AskAiCoachPayload(
-            chat=AiChat.from_model(answer.chat) if answer.chat else None,
-            reply=answer.reply,
-            tokens_used=answer.tokens_used,
-            user_errors=user_errors(answer.problems),
         )

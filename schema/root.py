@@ -7,20 +7,25 @@ from typing import Any
 
 import strawberry
 
-from resolvers.errors import BadInput, Unauthenticated
+from errors import BadInput, Unauthenticated
 from resolvers.nodes import load_node
 from resolvers.policy import EXPIRED
 from schema.academics import Class, Course, Teacher
+from schema.attendance import AttendanceMutations
 from schema.audit import AuditQueries
 from schema.auth import AuthMutations
 from schema.base import Info, Node
 from schema.chat import ChatMutations, ChatQueries, ChatSubscriptions
-from schema.dashboards import DashboardMutations, DashboardQueries, DashboardSubscriptions
+from schema.coach import CoachMutations
 from schema.grading import GradingMutations, GradingQueries, GradingSubscriptions
 from schema.notifications import NotificationMutations, NotificationQueries, NotificationSubscriptions
-from schema.overview import OverviewMutations, OverviewQueries
+from schema.overview import OverviewQueries
+from schema.progress import ProgressMutations, ProgressQueries
+from schema.schedule import ScheduleQueries
+from schema.student_dashboard import DashboardMutations, DashboardQueries, DashboardSubscriptions
 from schema.students import Student, StudentMutations, StudentQueries
-from schema.teaching import TeachingMutations, TeachingQueries, TeachingSubscriptions
+from schema.teacher_dashboard import TeacherDashboardQueries, TeacherDashboardSubscriptions
+from schema.tutoring import TutoringMutations, TutoringQueries
 from schema.users import School, User
 
 
@@ -46,9 +51,11 @@ class Mutation(
     DashboardMutations,
     GradingMutations,
     NotificationMutations,
-    OverviewMutations,
+    CoachMutations,
     StudentMutations,
-    TeachingMutations,
+    TutoringMutations,
+    ProgressMutations,
+    AttendanceMutations,
 ):
     pass
 
@@ -59,7 +66,7 @@ class Subscription(
     DashboardSubscriptions,
     GradingSubscriptions,
     NotificationSubscriptions,
-    TeachingSubscriptions,
+    TeacherDashboardSubscriptions,
 ):
     pass
 
@@ -73,7 +80,10 @@ class Query(
     NotificationQueries,
     OverviewQueries,
     StudentQueries,
-    TeachingQueries,
+    TeacherDashboardQueries,
+    TutoringQueries,
+    ProgressQueries,
+    ScheduleQueries,
 ):
     @strawberry.field(description="The signed-in user, or null when nobody is signed in.")
     async def me(self, info: Info) -> User | None:

@@ -9,16 +9,14 @@ import strawberry
 from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
+from errors import Forbidden, Problem
 from models import Enrollment as EnrollmentModel
 from models import StudentProfile
 from models import User as UserModel
+from models.grade_math import letter_grade
 from resolvers import students
-from resolvers.errors import Forbidden
-from resolvers.grade_math import letter_grade
 from resolvers.ids import decode_id_of, encode_id
-from resolvers.media import sign_url
 from resolvers.policy import Relation, relation_to_student
-from resolvers.problems import Problem
 from resolvers.students import CohortAnalysis as CohortResult
 from resolvers.students import StudentFilter as FilterArgs
 from resolvers.students import StudentOrder as OrderArgs
@@ -36,6 +34,7 @@ from schema.enums import (
     TimelineKind,
 )
 from schema.users import User
+from stores.media import sign_url
 
 ANALYTICS_RELATIONS = frozenset({Relation.SCHOOL, Relation.TEACHER, Relation.MENTOR})
 GOOD_STANDING_GPA, WARNING_GPA = 2.0, 1.5

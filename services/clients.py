@@ -53,9 +53,14 @@ T = TypeVar("T")
 
 
 class SectionStatus(enum.StrEnum):
+    """How a section of the student dashboard stands. A read gives OK, STALE or UNAVAILABLE
+    (see Section); LOCKED is the caller's: a premium section of a free-tier student, whose
+    service is never asked."""
+
     OK = "OK"
     STALE = "STALE"
     UNAVAILABLE = "UNAVAILABLE"
+    LOCKED = "LOCKED"
 
 
 @dataclass(frozen=True)

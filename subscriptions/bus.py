@@ -1,10 +1,11 @@
 """The event bus: in the process (memory) or through Redis pub/sub (all processes).
 
-Payloads are JSON objects. Redis pub/sub is at-most-once: events carry versions and
-clients re-query after a reconnect; the database, not the bus, is the truth.
+Events are the pydantic models of `subscriptions.events`, sent as JSON. Redis pub/sub is
+at-most-once: events carry versions and clients re-query after a reconnect; the database,
+not the bus, is the truth.
 
 Each process keeps its own registry of the subscribers of each channel, subscribes its
-backend to a channel once, and decodes (and converts) each event once for all of them.
+backend to a channel once, and validates (and converts) each event once for all of them.
 broadcaster 0.3.1's `Broadcast` is not used for this: when several first subscribers of a
 channel arrive together, each replaces the channel's set of queues, so all but one never
 receive anything, and their teardown raises KeyError.
@@ -18,23 +19,22 @@ import logging
 import weakref
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, TypeVar, overload
+from typing import Any, NamedTuple, TypeVar, overload
 
-import orjson
 from broadcaster import Event
 from broadcaster._backends.base import BroadcastBackend
 from broadcaster._backends.memory import MemoryBackend
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from redis import asyncio as aioredis
 
-from resolvers.errors import SubscriberTooSlow
+from errors import SubscriberTooSlow
 
 log = logging.getLogger(__name__)
 
 CONNECTION_ERRORS = (aioredis.ConnectionError, aioredis.TimeoutError, OSError)
 
-Payload = dict[str, Any]
+E = TypeVar("E")
 T = TypeVar("T")
-Convert = Callable[[Payload], Any]
 
 
 class RedisPubSubBackend(BroadcastBackend):
@@ -106,32 +106,37 @@ class RedisPubSubBackend(BroadcastBackend):
                 )
 
 
-def _as_is(payload: Payload) -> Payload:
-    return payload
+class _Reader(NamedTuple):
+    """What a subscriber wants an event as: validated by `events`, then `convert`ed (if given)."""
+
+    events: TypeAdapter[Any]
+    convert: Callable[[Any], Any] | None
 
 
 class _Channel:
     """This process's subscribers of one channel: their queues and what each wants an event as."""
 
     def __init__(self) -> None:
-        self.queues: dict[asyncio.Queue[Any], Convert] = {}
+        self.queues: dict[asyncio.Queue[Any], _Reader] = {}
         self.subscribed = False  # the backend is subscribed to the channel
         self.lock = asyncio.Lock()  # one SUBSCRIBE/UNSUBSCRIBE of the channel at a time
 
 
 _END = object()
 _OVERFLOWED = object()
+_DROPPED = object()  # an event that could not be validated or converted
 MAX_BACKLOG = 1000  # events kept for one subscriber that has not read them yet
 
 
 class EventBus:
-    """Publishes and subscribes JSON payloads on named channels."""
+    """Publishes and subscribes typed events (`subscriptions.events`) on named channels."""
 
     def __init__(self, redis: aioredis.Redis | None) -> None:
         self._backend: BroadcastBackend = (
             RedisPubSubBackend(redis) if redis is not None else MemoryBackend("memory://")
         )
         self._channels: dict[str, _Channel] = {}
+        self._adapters: dict[type[Any], TypeAdapter[Any]] = {}
         self._memos: dict[int, dict[Hashable, Any]] = {}
         self._listener: asyncio.Task[None] | None = None
 
@@ -149,37 +154,55 @@ class EventBus:
             for queue in channel.queues:
                 queue.put_nowait(_END)
 
-    async def publish(self, channel: str, payload: Payload) -> None:
+    async def publish(self, channel: str, event: BaseModel) -> None:
         """Best effort: events go out after commit, so a lost one must not fail the request
         that committed; subscribers re-query after a reconnect (at-most-once, see above)."""
         try:
-            await self._backend.publish(channel, orjson.dumps(payload).decode())
+            await self._backend.publish(channel, event.model_dump_json())
         except CONNECTION_ERRORS as error:
             log.warning("event on %s not published: %s", channel, type(error).__name__)
 
     @overload
-    def subscribe(self, channel: str) -> AbstractAsyncContextManager[AsyncIterator[Payload]]: ...
+    def subscribe(
+        self, channel: str, events: type[E] | TypeAdapter[E]
+    ) -> AbstractAsyncContextManager[AsyncIterator[E]]: ...
 
     @overload
     def subscribe(
-        self, channel: str, convert: Callable[[Payload], T | None]
+        self, channel: str, events: type[E] | TypeAdapter[E], convert: Callable[[E], T]
     ) -> AbstractAsyncContextManager[AsyncIterator[T]]: ...
 
-    def subscribe(self, channel: str, convert: Convert = _as_is) -> AbstractAsyncContextManager[Any]:
-        """`async with bus.subscribe(ch) as events: async for payload in events: ...`
+    def subscribe(
+        self,
+        channel: str,
+        events: type[Any] | TypeAdapter[Any],
+        convert: Callable[[Any], Any] | None = None,
+    ) -> AbstractAsyncContextManager[AsyncIterator[Any]]:
+        """`async with bus.subscribe(ch, SomeEvent) as events: async for event in events: ...`
 
-        Once entered, every event published on the channel is received. The payloads are
-        shared by all the subscribers of this process: read them, never change them.
-        `convert` (a function the subscribers share, not a new one each) turns a payload into
-        what they receive, once per event for all of them; events it returns None for are skipped.
+        Once entered, every event published on the channel is received, validated as `events`
+        (the channel's event class, or a TypeAdapter of a union of them); one that is not is
+        logged and dropped. Events are shared by all the subscribers of this process: read
+        them, never change them. `convert` (a function the subscribers share, not a new one
+        each) turns an event into what they receive, once per event for all of them.
         """
-        return self._subscription(channel, convert)
+        reader = _Reader(self._adapter(events), convert)
+        return self._subscription(channel, reader)
+
+    def _adapter(self, events: type[Any] | TypeAdapter[Any]) -> TypeAdapter[Any]:
+        """One adapter per event class, so that its subscribers share each validation."""
+        if isinstance(events, TypeAdapter):
+            return events
+        adapter = self._adapters.get(events)
+        if adapter is None:
+            adapter = self._adapters[events] = TypeAdapter(events)
+        return adapter
 
     @asynccontextmanager
-    async def _subscription(self, channel: str, convert: Convert) -> AsyncIterator[AsyncIterator[Any]]:
+    async def _subscription(self, channel: str, reader: _Reader) -> AsyncIterator[AsyncIterator[Any]]:
         queue: asyncio.Queue[Any] = asyncio.Queue(MAX_BACKLOG + 1)  # + 1: room for _OVERFLOWED
         entry = self._channels.setdefault(channel, _Channel())
-        entry.queues[queue] = convert
+        entry.queues[queue] = reader
         try:
             if not entry.subscribed:
                 async with entry.lock:
@@ -215,29 +238,36 @@ class EventBus:
             entry = self._channels.get(event.channel)
             if entry is None or not entry.queues:
                 continue
-            try:
-                payload = orjson.loads(event.message)
-            except orjson.JSONDecodeError:
-                log.warning("event on %s is not JSON; dropped", event.channel)
-                continue
-            converted: dict[Convert, Any] = {}
-            for queue, convert in list(entry.queues.items()):
-                if convert not in converted:
-                    converted[convert] = self._convert(convert, payload, event.channel)
-                if converted[convert] is not None:
-                    _deliver(queue, converted[convert])
+            validated: dict[TypeAdapter[Any], Any] = {}
+            items: dict[_Reader, Any] = {}
+            for queue, reader in list(entry.queues.items()):
+                if reader not in items:
+                    if reader.events not in validated:
+                        validated[reader.events] = _validated(reader.events, event)
+                    items[reader] = self._converted(reader.convert, validated[reader.events], event.channel)
+                if items[reader] is not _DROPPED:
+                    _deliver(queue, items[reader])
 
-    def _convert(self, convert: Convert, payload: Payload, channel: str) -> Any:
+    def _converted(self, convert: Callable[[Any], Any] | None, item: Any, channel: str) -> Any:
+        if convert is None or item is _DROPPED:
+            return item
         try:
-            item = convert(payload)
+            item = convert(item)
         except Exception:
             log.exception("event on %s could not be converted; dropped", channel)
-            return None
-        if convert is not _as_is and item is not None:
-            with contextlib.suppress(TypeError):  # an item that cannot be weakly referenced gets no memo
-                weakref.finalize(item, self._memos.pop, id(item), None)
-                self._memos[id(item)] = {}
+            return _DROPPED
+        with contextlib.suppress(TypeError):  # an item that cannot be weakly referenced gets no memo
+            weakref.finalize(item, self._memos.pop, id(item), None)
+            self._memos[id(item)] = {}
         return item
+
+
+def _validated(events: TypeAdapter[Any], event: Event) -> Any:
+    try:
+        return events.validate_json(event.message)
+    except ValidationError as error:
+        log.warning("event on %s is not a valid %s; dropped: %s", event.channel, events, error)
+        return _DROPPED
 
 
 def _deliver(queue: asyncio.Queue[Any], item: Any) -> None:

@@ -4,30 +4,31 @@ from __future__ import annotations
 
 
 def user_sessions_channel(user_id: int) -> str:
-    """Session revocations of a user: {"sessionId": id} for one session, null for all."""
+    """Session revocations of a user: SessionRevoked (subscriptions/events.py)."""
     return f"user:{user_id}:sessions"
 
 
 def user_notifications_channel(user_id: int) -> str:
-    """New notifications of a user: {"id": notification id}."""
+    """New notifications of a user: NotificationAdded."""
     return f"user:{user_id}:notifications"
 
 
 def gradebook_channel(class_id: int) -> str:
-    """Everything that happens in a class's gradebook: {"type": event type, ...its fields}."""
+    """Everything that happens in a class's gradebook: a GradebookEvent (told apart by `type`)."""
     return f"class:{class_id}:gradebook"
 
 
 def student_dashboard_channel(student_id: int) -> str:
-    """A student's newly assembled dashboard: {"dashboard": the JSON document}."""
+    """A student's newly assembled dashboard: StudentDashboardChanged."""
     return f"student:{student_id}:dashboard"
 
 
 def conversation_channel(conversation_id: int) -> str:
-    """New messages of a conversation: {"id": message id}."""
+    """New messages of a conversation: MessageAdded."""
     return f"conversation:{conversation_id}:messages"
 
 
 def teacher_dashboard_channel(teacher_id: int) -> str:
-    """Something on a teacher's dashboard changed: {} (subscribers assemble the new one)."""
+    """Something on a teacher's dashboard changed: TeacherDashboardChanged (subscribers
+    assemble the new one)."""
     return f"teacher:{teacher_id}:dashboard"

@@ -11,6 +11,8 @@ from decimal import Decimal
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from auth.passwords import hash_password
+from auth.tokens import AccessClaims, issue_access_token, new_session_id
 from config import Settings
 from models import (
     Assignment,
@@ -31,8 +33,6 @@ from models import (
 )
 from models.enums import AssignmentCategory, AttendanceStatus, Role, SessionStatus, StudentStatus, Tier
 from resolvers.analytics import refresh_student_risk
-from resolvers.passwords import hash_password
-from resolvers.tokens import AccessClaims, issue_access_token, new_session_id
 
 PASSWORD = "correct horse battery"
 PASSWORD_HASH = hash_password(PASSWORD)

@@ -1,5 +1,5 @@
-"""The demo seed (seed.py): its accounts and how they hang together, idempotency, determinism,
-scale, and data relative to the seeding day.
+"""The demo seed (the seed package): its accounts and how they hang together, idempotency,
+determinism, scale, and data relative to the seeding day.
 
 Plain synchronous tests on throwaway SQLite files; the seeded database is read with sqlite3.
 """
@@ -22,11 +22,11 @@ import pytest
 from sqlalchemy import Date, DateTime
 
 import models
+from auth.passwords import verify_password
 from config import Settings
 from context import build_state, close_state
 from migrations.runner import upgrade_to_head
-from resolvers.passwords import verify_password
-from resolvers.teaching import assemble
+from resolvers.teacher_dashboard import assemble
 from seed import SeedRefused, seed_demo
 from tests.conftest import ROOT
 
@@ -484,8 +484,8 @@ async def assert_the_teacher_dashboard_is_alive(settings: Settings, day: date) -
         dashboard = await assemble(state, teacher, now)
     finally:
         await close_state(state)
-    assert {klass["id"] for klass in dashboard["classes"]} == this_term
-    assert dashboard["upcomingSessions"]
-    assert all(datetime.fromisoformat(s["startsAt"]) > now for s in dashboard["upcomingSessions"])
-    assert dashboard["recentSessions"]
-    assert dashboard["pendingGrading"]
+    assert {klass.id for klass in dashboard.classes} == this_term
+    assert dashboard.upcoming_sessions
+    assert all(s.starts_at > now for s in dashboard.upcoming_sessions)
+    assert dashboard.recent_sessions
+    assert dashboard.pending_grading

@@ -12,13 +12,14 @@ from redis import asyncio as aioredis
 
 from config import Settings
 from context import build_state, close_state
-from resolvers.dashboard_cache import RedisRefreshQueue
-from resolvers.dashboards import refresh_forever
 from resolvers.ids import encode_id
+from resolvers.student_dashboard_document import StudentDashboardDocument
+from stores.refresh_queue import RedisRefreshQueue
 from tests.clients import TransportWSClient
 from tests.conftest import ThrowawayRedis, http_client_for
 from tests.contract.documents import contract_operation
 from tests.factories import PASSWORD, Factory
+from worker import refresh_forever
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +98,7 @@ async def test_a_job_left_by_a_dead_worker_runs_again(
         await asyncio.gather(worker, return_exceptions=True)
         refreshed = await state.dashboards.get(north.student.id)
         assert refreshed is not None
-        assert refreshed["name"] == north.student.name
+        assert StudentDashboardDocument.model_validate_json(refreshed).name == north.student.name
         assert await queue.depth() == 0
     finally:
         await queue.redis.aclose()

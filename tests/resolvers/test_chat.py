@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from config import Settings
 from models import Attachment, Message
 from resolvers import chat
-from resolvers.filetypes import DOCX, JPEG, PDF, PNG, TEXT, offered_name, sniff
 from resolvers.ids import encode_id
+from stores.filetypes import DOCX, JPEG, PDF, PNG, TEXT, offered_name, sniff
 from tests.clients import GraphQLClient
 from tests.contract.documents import contract_operation
 from tests.factories import Factory, SchoolData

@@ -22,9 +22,9 @@ from models import AiChat, AiMessage, GeneratedImage, User
 from models.enums import AiMessageRole
 from resolvers import coach
 from resolvers.ids import decode_id
-from resolvers.media import MediaStore
 from resolvers.overview import time_ago
 from services.simulator import serving
+from stores.media import MediaStore
 from tests.clients import GraphQLClient
 from tests.conftest import http_client_for
 from tests.contract.documents import contract_operation

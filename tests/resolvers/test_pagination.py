@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from resolvers.errors import InvalidId
+from errors import InvalidId
 from resolvers.ids import MAX_PK, decode_id, encode_id
 from resolvers.pagination import encode_cursor
 from tests.clients import GraphQLClient

@@ -11,17 +11,19 @@ import pytest
 import strawberry
 from graphql import parse
 
+from auth.identity import CurrentUser
 from config import Settings
 from context import AppState, Context, build_state, close_state
 from models import User
-from resolvers.identity import CurrentUser
+from models.base import utcnow
 from resolvers.ids import encode_id
 from schema.execution import SharedEventExecutor
-from server import GraphQLApp
 from subscriptions.channels import gradebook_channel
+from subscriptions.events import FinalGradesCalculated, GradeSnapshot, GradeUpdated, UserRef
 from tests.conftest import ThrowawayRedis
 from tests.contract.documents import contract_operation
 from tests.factories import Factory, SchoolData
+from web.graphql import GraphQLApp
 
 EVENTS = contract_operation("GradebookEvents")
 WITH_RESOLVER = """
@@ -42,17 +44,18 @@ async def test_concurrent_first_subscribers_of_a_channel_all_receive(
     try:
         subscribed = [asyncio.Event() for _ in range(30)]
 
-        async def first_event(ready: asyncio.Event) -> dict[str, Any]:
-            async with state.bus.subscribe("class:1") as events:
+        async def first_event(ready: asyncio.Event) -> FinalGradesCalculated:
+            async with state.bus.subscribe("class:1", FinalGradesCalculated) as events:
                 ready.set()
-                async for payload in events:
-                    return payload
+                async for event in events:
+                    return event
             raise AssertionError("the subscription ended without an event")
 
         listeners = [asyncio.create_task(first_event(ready)) for ready in subscribed]
         await asyncio.wait_for(asyncio.gather(*(ready.wait() for ready in subscribed)), WAIT)
-        await state.bus.publish("class:1", {"n": 1})
-        assert await asyncio.wait_for(asyncio.gather(*listeners), WAIT) == [{"n": 1}] * 30
+        event = FinalGradesCalculated(class_id=1, at=utcnow())
+        await state.bus.publish("class:1", event)
+        assert await asyncio.wait_for(asyncio.gather(*listeners), WAIT) == [event] * 30
     finally:
         await close_state(state)
 
@@ -128,7 +131,7 @@ def is_marker(event: dict[str, Any]) -> bool:
 async def publish_marker(app: GraphQLApp, north: SchoolData) -> None:
     """An event that every subscriber receives after what was published before it."""
     channel = gradebook_channel(north.klass.id)
-    await app.state.bus.publish(channel, {"type": "FinalGradesCalculated", "classId": north.klass.id})
+    await app.state.bus.publish(channel, FinalGradesCalculated(class_id=north.klass.id, at=utcnow()))
 
 
 async def test_tabs_of_one_editor_do_not_storm_and_each_starts_with_the_editors(
@@ -179,16 +182,16 @@ async def test_subscribers_share_an_events_execution_unless_a_field_has_a_resolv
     resolved = [await Subscriber.start(app, user, north.klass.id, WITH_RESOLVER) for user in viewers]
     for subscriber in plain + resolved:  # subscribed once the first event (the editors) is there
         await subscriber.next()
-    grade = {"id": 7, "score": 9.5, "version": 3, "letter": "A", "updatedAt": "2026-11-30T08:00:00+00:00"}
+    grade = GradeSnapshot(id=7, score=9.5, version=3, letter="A", updated_at=utcnow())
     await app.state.bus.publish(
         gradebook_channel(north.klass.id),
-        {
-            "type": "GradeUpdated",
-            "studentId": north.student.id,
-            "assignmentId": 5,
-            "grade": grade,
-            "by": {"id": north.teacher.id, "name": north.teacher.name},
-        },
+        GradeUpdated(
+            student_id=north.student.id,
+            assignment_id=5,
+            grade=grade,
+            by=UserRef(id=north.teacher.id, name=north.teacher.name),
+            lock=None,
+        ),
     )
     for subscriber in plain + resolved:
         await subscriber.until(lambda event: event["__typename"] == "GradeUpdated")

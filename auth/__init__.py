@@ -1,0 +1,1 @@
+"""Who is calling, without GraphQL or SQL: the signed-in user, access and refresh tokens, password hashes."""

@@ -1,0 +1,131 @@
+"""What travels on the event bus: one class per event, shared by its publishers and subscribers.
+
+An event is a frozen pydantic model: `EventBus.publish` sends it as JSON (through Redis
+pub/sub between processes) and `EventBus.subscribe` validates it back into the same class,
+so strict mypy checks both sides and nobody parses keys by hand. The bus hands one event
+object to every subscriber of a process: frozen, so that none can change it for the others.
+
+Each channel of `subscriptions.channels` carries one class, except the gradebook's, which
+carries `GradebookEvent`: several classes told apart by their `type` literal.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from subscriptions.locks import CellLock
+
+
+class Payload(BaseModel):
+    """An event or a value it carries: immutable."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+# --- user_sessions_channel ----------------------------------------------------------------------
+
+
+class SessionRevoked(Payload):
+    """A session of the user was logged out: its live connections end, in every process."""
+
+    session_id: str | None = Field(description="None: every session of the user.")
+
+
+# --- user_notifications_channel -----------------------------------------------------------------
+
+
+class NotificationAdded(Payload):
+    """A new notification of the user, committed: subscribers read it from the database."""
+
+    notification_id: int
+
+
+# --- conversation_channel -----------------------------------------------------------------------
+
+
+class MessageAdded(Payload):
+    """A new message of the conversation, committed: subscribers read it from the database."""
+
+    message_id: int
+
+
+# --- gradebook_channel --------------------------------------------------------------------------
+
+
+class UserRef(Payload):
+    id: int
+    name: str
+
+
+class GradeSnapshot(Payload):
+    """A grade as a write left it."""
+
+    id: int
+    score: float | None
+    letter: str | None
+    version: int
+    updated_at: datetime
+
+
+class GradeUpdated(Payload):
+    type: Literal["GradeUpdated"] = "GradeUpdated"
+    student_id: int
+    assignment_id: int
+    grade: GradeSnapshot
+    by: UserRef
+    lock: CellLock | None = Field(description="The lock as the write found it: the writer's, or none.")
+
+
+class CellLocked(Payload):
+    type: Literal["CellLocked"] = "CellLocked"
+    lock: CellLock
+
+
+class CellUnlocked(Payload):
+    type: Literal["CellUnlocked"] = "CellUnlocked"
+    student_id: int
+    assignment_id: int
+    at: datetime
+
+
+class EditorEntry(Payload):
+    """One user editing the gradebook, however many tabs they have open, and their cursor."""
+
+    user_id: int
+    name: str
+    focus: tuple[int, int] | None = Field(description="(student id, assignment id)")
+
+
+class EditorsChanged(Payload):
+    type: Literal["EditorsChanged"] = "EditorsChanged"
+    editors: tuple[EditorEntry, ...] = Field(description="In name order.")
+
+
+class FinalGradesCalculated(Payload):
+    type: Literal["FinalGradesCalculated"] = "FinalGradesCalculated"
+    class_id: int
+    at: datetime
+
+
+GradebookEvent = Annotated[
+    GradeUpdated | CellLocked | CellUnlocked | EditorsChanged | FinalGradesCalculated,
+    Field(discriminator="type"),
+]
+GRADEBOOK_EVENTS: TypeAdapter[GradebookEvent] = TypeAdapter(GradebookEvent)
+
+
+# --- student_dashboard_channel, teacher_dashboard_channel ---------------------------------------
+
+
+class StudentDashboardChanged(Payload):
+    """The student's newly assembled dashboard."""
+
+    # The cached dashboard document, untyped until that document has a model of its own.
+    dashboard: dict[str, Any]
+
+
+class TeacherDashboardChanged(Payload):
+    """Something on the teacher's dashboard changed: subscribers assemble the new one."""
