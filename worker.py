@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from context import AppState
-from resolvers.notifications import deliver_forever
+from models.db import is_database_unavailable
+from resolvers.notifications import DELIVERY_BATCH, deliver_pending
 from resolvers.student_dashboard import refresh
 from subscriptions.bus import CONNECTION_ERRORS
 
@@ -123,6 +124,29 @@ async def _take_unless_stopped(app: AppState, stop: asyncio.Event) -> int | None
         await asyncio.gather(take, return_exceptions=True)
         return None
     return take.result()
+
+
+async def deliver_forever(
+    app_state: AppState, stop: asyncio.Event, *, health: Callable[[], None] | None = None
+) -> None:
+    """The outbox loop of every serving process and of `server.py worker`: at once again while
+    there is more, otherwise every second, until `stop` is set. A database outage pauses it
+    (one line a second, not a traceback; /readyz reports the database); any other error ends it,
+    for worker.py's supervisor to log and restart. `health` is called after each round."""
+    while not stop.is_set():
+        try:
+            sent = await deliver_pending(app_state, app_state.services)
+        except Exception as error:
+            if not is_database_unavailable(error):
+                raise
+            log.warning("notification delivery paused: the database is unavailable")
+            sent = 0
+        else:
+            if health is not None:
+                health()
+        if sent < DELIVERY_BATCH:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
 
 
 async def _refresh(state: AppState, stop: asyncio.Event, health: LoopHealth) -> None:

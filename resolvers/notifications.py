@@ -10,10 +10,9 @@ notifications channel after commit (`announce`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
@@ -25,7 +24,6 @@ from config import Settings
 from errors import BadInput, Problem
 from models import Notification, NotificationOutbox
 from models.base import utcnow
-from models.db import is_database_unavailable
 from resolvers.ids import decode_id_of, encode_id
 from resolvers.pagination import Page, newest_first, page_size
 from resolvers.policy import require_user
@@ -275,26 +273,3 @@ async def _lease(
                 .values(next_attempt_at=now + LEASE)
             )
     return due
-
-
-async def deliver_forever(
-    app_state: AppState, stop: asyncio.Event, *, health: Callable[[], None] | None = None
-) -> None:
-    """The outbox loop of every serving process and of `server.py worker`: at once again while
-    there is more, otherwise every second, until `stop` is set. A database outage pauses it
-    (one line a second, not a traceback; /readyz reports the database); any other error ends it,
-    for worker.py's supervisor to log and restart. `health` is called after each round."""
-    while not stop.is_set():
-        try:
-            sent = await deliver_pending(app_state, app_state.services)
-        except Exception as error:
-            if not is_database_unavailable(error):
-                raise
-            log.warning("notification delivery paused: the database is unavailable")
-            sent = 0
-        else:
-            if health is not None:
-                health()
-        if sent < DELIVERY_BATCH:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
