@@ -28,6 +28,9 @@ RATE_FIELDS = (
     "failed_logins_per_ip",
     "registrations_per_ip",
     "query_cost_budget",
+    "reset_emails_per_address",
+    "reset_requests_per_ip",
+    "bad_reset_tokens_per_ip",
 )
 # Loggers that log every request at INFO ("HTTP Request: GET ... 200 OK"); kept at WARNING.
 QUIET_LOGGERS = ("httpx", "httpcore")
@@ -83,6 +86,11 @@ class Settings(BaseSettings):
     graphiql: bool | None = None  # None: on outside production
     introspection: bool | None = None  # None: on outside production
     cors_origins: list[str] = []
+    # This API's public origin (e.g. https://api.school.example) for the links it hands out
+    # (calendar feeds); unset: the origin of the request that asks for the link.
+    public_url: str | None = None
+    # The web app's origin, for the links it is sent to (password reset, SSO's last step, SMS).
+    frontend_url: str = "http://localhost:3000"
     ws_connection_init_timeout_seconds: float = 5.0
     # Live grading: at most one EditorsChanged per class per this many seconds, from each process.
     editors_changed_interval_seconds: float = 0.25
@@ -96,6 +104,9 @@ class Settings(BaseSettings):
     failed_logins_per_ip: str = "30/15 minutes"
     registrations_per_ip: str = "10/hour"
     query_cost_budget: str = "50000/hour"  # sized in schema/cost.py
+    reset_emails_per_address: str = "3/hour"
+    reset_requests_per_ip: str = "20/hour"
+    bad_reset_tokens_per_ip: str = "10/15 minutes"
 
     # Query limits, enforced before execution
     max_query_depth: int = 12
@@ -133,6 +144,33 @@ class Settings(BaseSettings):
     ai_coach_model_url: str | None = None
     ai_coach_model_key: str | None = None
     ai_coach_model_name: str = "campus-coach"
+
+    # E-mail over SMTP: on when SMTP_HOST is set.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_from: str = "CampusGraph <no-reply@campusgraph.local>"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = 10.0
+
+    # SMS through a Twilio-compatible API: on when SMS_ACCOUNT_SID, SMS_AUTH_TOKEN and SMS_FROM are set.
+    sms_api_url: str = "https://api.twilio.com"
+    sms_account_sid: str | None = None
+    sms_auth_token: str | None = None
+    sms_from: str | None = None
+    sms_timeout_seconds: float = 10.0
+
+    # E-mail and SMS retries: 5 tries in all, the first retry this long after the first failure, doubling.
+    delivery_first_retry_seconds: float = 30.0
+
+    # Translation: an OpenAI-compatible model, or a LibreTranslate-compatible API (the model wins).
+    translation_model_url: str | None = None
+    translation_model_key: str | None = None
+    translation_model_name: str | None = None
+    libretranslate_url: str | None = None
+    libretranslate_key: str | None = None
+    translation_timeout_seconds: float = 10.0
 
     @field_validator("database_url")
     @classmethod
@@ -197,6 +235,14 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.async_database_url.startswith("sqlite")
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.smtp_host)
+
+    @property
+    def sms_enabled(self) -> bool:
+        return bool(self.sms_account_sid and self.sms_auth_token and self.sms_from)
 
     @property
     def services(self) -> dict[str, ServiceEndpoint]:

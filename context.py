@@ -24,7 +24,11 @@ from config import Settings
 from loaders import Loaders
 from models.db import create_engine, create_session_factory, create_writer_session_factory
 from services.clients import ServiceClients, create_http_client
+from services.email import Mailer
+from services.oidc import OidcClient
+from services.translation import Translator
 from stores.dashboard_cache import DashboardCache, MemoryDashboardCache, RedisDashboardCache
+from stores.one_time import MemoryOneTimeStore, OneTimeStore, RedisOneTimeStore
 from stores.ratelimit import RateLimiter
 from stores.refresh_queue import MemoryRefreshQueue, RedisRefreshQueue, RefreshQueue
 from stores.teacher_dashboard_cache import (
@@ -59,6 +63,11 @@ class AppState:
     teacher_dashboards: TeacherDashboardCache
     http: httpx.AsyncClient
     redis: aioredis.Redis | None
+    mailer: Mailer
+    translator: Translator
+    # Single-use values with a TTL (SSO state and codes) and the OpenID Connect client.
+    one_time: OneTimeStore
+    oidc: OidcClient
 
 
 def build_state(settings: Settings) -> AppState:
@@ -86,6 +95,10 @@ def build_state(settings: Settings) -> AppState:
         teacher_dashboards=RedisTeacherDashboardCache(redis) if redis else MemoryTeacherDashboardCache(),
         http=http,
         redis=redis,
+        mailer=Mailer(settings),
+        translator=Translator(settings, http),
+        one_time=RedisOneTimeStore(redis) if redis else MemoryOneTimeStore(),
+        oidc=OidcClient(http, private_networks=settings.environment == "development"),
     )
 
 

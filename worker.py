@@ -1,4 +1,4 @@
-"""Background loops (dashboard refresh, notification outbox), each supervised.
+"""Background loops (dashboard refresh, notification outbox, roster imports and exports), each supervised.
 
 A loop that raises something unexpected (a Redis MISCONF or OOM error, a bug) used to end for
 good, unlogged, while /readyz said all was well. Here each loop runs under `supervise`: an
@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 
 from context import AppState
 from models.db import is_database_unavailable
+from resolvers.announcements.publishing import DUE_BATCH, send_due
+from resolvers.delivery.outbox import SEND_BATCH, deliver_due
 from resolvers.notifications import DELIVERY_BATCH, deliver_pending
+from resolvers.oneroster.claims import claim_next
+from resolvers.oneroster.exporter import SWEEP_BATCH, delete_expired_exports
+from resolvers.oneroster.importer import Interrupted, run_import
+from resolvers.oneroster.progress import LeaseLost
 from resolvers.student_dashboard import refresh
 from subscriptions.bus import CONNECTION_ERRORS
 
@@ -27,6 +33,7 @@ log = logging.getLogger("campusgraph.worker")
 # Consecutive failures after which /readyz reports the loop.
 FAILING_AFTER = 3
 REFRESH_BATCH = 50  # dashboards assembled together (the services take up to 100 students a call)
+EXPORT_SWEEP_SECONDS = 60.0  # expired roster exports' files are deleted this often
 
 
 @dataclass
@@ -130,23 +137,91 @@ async def deliver_forever(
     app_state: AppState, stop: asyncio.Event, *, health: Callable[[], None] | None = None
 ) -> None:
     """The outbox loop of every serving process and of `server.py worker`: at once again while
-    there is more, otherwise every second, until `stop` is set. A database outage pauses it
-    (one line a second, not a traceback; /readyz reports the database); any other error ends it,
-    for worker.py's supervisor to log and restart. `health` is called after each round."""
+    there is more, otherwise every second, until `stop` is set (see `_in_rounds`)."""
+    await _in_rounds(
+        lambda: deliver_pending(app_state, app_state.services), DELIVERY_BATCH, "notification delivery",
+        stop, health, every=1.0,
+    )  # fmt: skip
+
+
+async def _in_rounds(
+    work: Callable[[], Awaitable[int]],
+    full: int,
+    what: str,
+    stop: asyncio.Event,
+    health: Callable[[], None] | None,
+    *,
+    every: float,
+) -> None:
+    """Runs `work` (which says how many things it did) round after round until `stop` is set: at
+    once again after a full round (`full`), otherwise after `every` seconds. A database outage
+    pauses it (one line a round, not a traceback; /readyz reports the database); any other error
+    ends it, for worker.py's supervisor to log and restart. `health` is called after each round
+    that went through."""
     while not stop.is_set():
         try:
-            sent = await deliver_pending(app_state, app_state.services)
+            done = await work()
         except Exception as error:
             if not is_database_unavailable(error):
                 raise
-            log.warning("notification delivery paused: the database is unavailable")
-            sent = 0
+            log.warning("%s paused: the database is unavailable", what)
+            done = 0
         else:
             if health is not None:
                 health()
-        if sent < DELIVERY_BATCH:
+        if done < full:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
+                await asyncio.wait_for(stop.wait(), every)
+
+
+async def import_rosters_forever(
+    app_state: AppState,
+    stop: asyncio.Event,
+    *,
+    health: Callable[[], None] | None = None,
+    idle_seconds: float = 1.0,
+) -> None:
+    """The queued OneRoster imports, and those whose run died (resolvers/oneroster/claims.py), one
+    at a time: each claimed with a conditional UPDATE, so an import runs in exactly one of the
+    processes polling. Setting `stop` puts a running import back in the queue at its next batch
+    (another process runs it again; imports are idempotent); a run that another worker took over
+    (LeaseLost) just ends. A database outage pauses the loop, as the outbox's."""
+    while not stop.is_set():
+        try:
+            import_id = await claim_next(app_state)
+        except Exception as error:
+            if not is_database_unavailable(error):
+                raise
+            log.warning("roster imports paused: the database is unavailable")
+            import_id = None
+        if import_id is not None:
+            with contextlib.suppress(Interrupted, LeaseLost):
+                await run_import(app_state, import_id, stop=stop)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), idle_seconds)
+        if health is not None:
+            health()
+
+
+async def sweep_exports_forever(
+    app_state: AppState,
+    stop: asyncio.Event,
+    *,
+    health: Callable[[], None] | None = None,
+    every: float = EXPORT_SWEEP_SECONDS,
+) -> None:
+    """Deletes the roster exports whose links have expired (resolvers/oneroster/exporter.py):
+    at once again while there are more than a sweep takes, otherwise every `every` seconds, until
+    `stop` is set (see `_in_rounds`)."""
+    await _in_rounds(
+        lambda: delete_expired_exports(app_state),
+        SWEEP_BATCH,
+        "roster export sweep",
+        stop,
+        health,
+        every=every,
+    )
 
 
 async def _refresh(state: AppState, stop: asyncio.Event, health: LoopHealth) -> None:
@@ -157,7 +232,36 @@ async def _deliver(state: AppState, stop: asyncio.Event, health: LoopHealth) -> 
     await deliver_forever(state, stop, health=health.ok)
 
 
-LOOPS: dict[str, Loop] = {"dashboard-refresh": _refresh, "notification-outbox": _deliver}
+async def _send_deliveries(state: AppState, stop: asyncio.Event, health: LoopHealth) -> None:
+    """The e-mail/SMS outbox (resolvers/delivery/outbox.py), in rounds like the notification outbox."""
+    await _in_rounds(
+        lambda: deliver_due(state), SEND_BATCH, "e-mail and SMS delivery", stop, health.ok, every=1.0
+    )
+
+
+async def _send_scheduled(state: AppState, stop: asyncio.Event, health: LoopHealth) -> None:
+    """Scheduled announcements whose time came (resolvers/announcements/publishing.py), every 5 s."""
+    await _in_rounds(
+        lambda: send_due(state), DUE_BATCH, "scheduled announcements", stop, health.ok, every=5.0
+    )
+
+
+async def _import_rosters(state: AppState, stop: asyncio.Event, health: LoopHealth) -> None:
+    await import_rosters_forever(state, stop, health=health.ok)
+
+
+async def _sweep_exports(state: AppState, stop: asyncio.Event, health: LoopHealth) -> None:
+    await sweep_exports_forever(state, stop, health=health.ok)
+
+
+LOOPS: dict[str, Loop] = {
+    "dashboard-refresh": _refresh,
+    "notification-outbox": _deliver,
+    "deliveries": _send_deliveries,
+    "scheduled-announcements": _send_scheduled,
+    "roster-imports": _import_rosters,
+    "roster-export-sweep": _sweep_exports,
+}
 
 
 class BackgroundWork:

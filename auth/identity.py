@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from models.enums import Role, Tier
@@ -20,3 +21,11 @@ class CurrentUser:
     @classmethod
     def from_model(cls, user: User) -> CurrentUser:
         return cls(user.id, user.school_id, user.role, user.tier, user.name, user.email)
+
+
+class SignInMethod(enum.Enum):
+    """How a session began; stored on each of its refresh tokens (RefreshToken.sign_in_method)."""
+
+    PASSWORD = "PASSWORD"  # noqa: S105 (a name, not a password)
+    INVITATION = "INVITATION"
+    SSO = "SSO"

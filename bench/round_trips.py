@@ -32,19 +32,15 @@ import asyncio
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from graphql import OperationType
-from sqlalchemy import select
 
 from bench.common import (
     contract_operations,
-    fetch_all,
     graphql,
     logins,
     migrate_and_seed,
@@ -56,87 +52,7 @@ from bench.common import (
     simulator,
     throwaway_database,
 )
-
-TEACHER, STAFF, ADMIN = "teacher@northside.test", "staff@northside.test", "admin@northside.test"
-STUDENT, PREMIUM, MENTOR = "student@northside.test", "premium@northside.test", "mentor@northside.test"
-USERS = (TEACHER, STAFF, ADMIN, STUDENT, PREMIUM, MENTOR)
-FALL = {"from": "2026-10-01T00:00:00Z", "to": "2026-12-31T23:59:59Z"}  # at most 92 days
-YESTERDAY = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()  # attendance is not taken ahead
-
-Ids = dict[str, Any]
-Variables = Callable[[Ids], dict[str, Any]]
-
-# Who sends each operation, with which variables. Mutations only where repeating them on a
-# throwaway database is harmless; they run once, in this order, after the queries.
-QUERIES: dict[str, tuple[str, Variables]] = {
-    "Me": (STUDENT, lambda ids: {}),
-    "Node": (TEACHER, lambda ids: {"id": ids["student"]}),
-    "StudentSearch": (STAFF, lambda ids: {"first": 20}),
-    "StudentProfile": (TEACHER, lambda ids: {"id": ids["student"]}),
-    "StudentTimeline": (TEACHER, lambda ids: {"id": ids["student"], "first": 20}),
-    "StudentsAtRisk": (STAFF, lambda ids: {"riskThreshold": 0.0, "first": 20}),
-    "CohortAnalysis": (STAFF, lambda ids: {"cohortYear": ids["cohort_year"]}),
-    "Gradebook": (TEACHER, lambda ids: {"classId": ids["class"]}),
-    "GradeHistory": (
-        TEACHER,
-        lambda ids: {"classId": ids["class"], "studentId": ids["student"], "assignmentId": ids["assignment"]},
-    ),
-    "TeacherDashboard": (TEACHER, lambda ids: {}),
-    "StudentProgress": (TEACHER, lambda ids: {"studentId": ids["student"]}),
-    "TeacherEarnings": (TEACHER, lambda ids: FALL),
-    "ScheduleConflicts": (STAFF, lambda ids: FALL),
-    "StudentDashboard": (PREMIUM, lambda ids: {}),
-    "DashboardMetrics": (STAFF, lambda ids: {}),
-    "Conversations": (MENTOR, lambda ids: {"first": 20}),
-    "ConversationMessages": (MENTOR, lambda ids: {"id": ids["conversation"], "last": 20}),
-    "Notifications": (STUDENT, lambda ids: {"first": 20}),
-    "UserOverview": (STUDENT, lambda ids: {}),
-    "RecentActivity": (STUDENT, lambda ids: {}),
-}
-MUTATIONS: dict[str, tuple[str, Variables]] = {
-    "Login": (STUDENT, lambda ids: {"input": {"email": STUDENT, "password": "campus-demo"}}),
-    "UpdateGrade": (
-        TEACHER,
-        lambda ids: {
-            "input": {"studentId": ids["student"], "assignmentId": ids["assignment"], "score": 12.5}
-        },
-    ),
-    "BulkUpdateGrades": (
-        TEACHER,
-        lambda ids: {
-            "input": {
-                "classId": ids["class"],
-                "updates": [
-                    {"studentId": s, "assignmentId": ids["assignment"], "score": 15.0}
-                    for s in ids["class_students"]
-                ],
-            }
-        },
-    ),
-    "LockGradeCell": (
-        TEACHER,
-        lambda ids: {"input": {"studentId": ids["student"], "assignmentId": ids["assignment"]}},
-    ),
-    "UnlockGradeCell": (
-        TEACHER,
-        lambda ids: {"input": {"studentId": ids["student"], "assignmentId": ids["assignment"]}},
-    ),
-    "CalculateFinalGrades": (TEACHER, lambda ids: {"input": {"classId": ids["class"]}}),
-    "RecordAttendance": (
-        TEACHER,
-        lambda ids: {
-            "input": {
-                "classId": ids["class"],
-                "date": YESTERDAY,
-                "records": [{"studentId": s, "status": "PRESENT"} for s in ids["class_students"]],
-            }
-        },
-    ),
-    "ExportGradebook": (TEACHER, lambda ids: {"input": {"classId": ids["class"], "format": "CSV"}}),
-    "TrackDashboardAction": (STUDENT, lambda ids: {"input": {"action": "open-course"}}),
-    "MarkNotificationsRead": (STUDENT, lambda ids: {"input": {"all": True}}),
-    "MarkConversationRead": (MENTOR, lambda ids: {"input": {"conversationId": ids["conversation"]}}),
-}
+from bench.round_trip_operations import MUTATIONS, QUERIES, USERS, demo_ids
 
 
 @dataclass
@@ -146,68 +62,6 @@ class Measure:
     sql: list[int | None] = field(default_factory=list)  # per request
     calls: int | None = None
     note: str = ""
-
-
-async def demo_ids(database_url: str) -> Ids:
-    """Global ids the operations need: the teacher's current class, one of its students..."""
-    from models import (  # noqa: PLC0415 - product imports once the database exists
-        Assignment,
-        CategoryWeight,
-        ClassTeacher,
-        ConversationParticipant,
-        Enrollment,
-        StudentProfile,
-        User,
-    )
-    from resolvers.ids import encode_id  # noqa: PLC0415
-
-    users = dict(await fetch_all(database_url, select(User.email, User.id).where(User.email.in_(USERS))))
-    (class_id,) = (
-        await fetch_all(
-            database_url,
-            select(ClassTeacher.class_id)
-            .join(Enrollment, Enrollment.class_id == ClassTeacher.class_id)
-            .where(
-                ClassTeacher.teacher_id == users[TEACHER],
-                Enrollment.student_id == users[STUDENT],
-                ClassTeacher.class_id.in_(select(CategoryWeight.class_id)),
-            )
-            .order_by(ClassTeacher.class_id)
-            .limit(1),
-        )
-    )[0]
-    (assignment_id,) = (
-        await fetch_all(
-            database_url,
-            select(Assignment.id).where(Assignment.class_id == class_id).order_by(Assignment.due_at).limit(1),
-        )
-    )[0]
-    students = [
-        row[0]
-        for row in await fetch_all(
-            database_url, select(Enrollment.student_id).where(Enrollment.class_id == class_id)
-        )
-    ]
-    (cohort_year,) = (
-        await fetch_all(
-            database_url,
-            select(StudentProfile.cohort_year).where(StudentProfile.user_id == users[STUDENT]),
-        )
-    )[0]
-    conversations = await fetch_all(
-        database_url,
-        select(ConversationParticipant.conversation_id)
-        .where(ConversationParticipant.user_id == users[MENTOR])
-        .limit(1),
-    )
-    return {
-        "student": encode_id("Student", users[STUDENT]),
-        "class": encode_id("Class", class_id),
-        "assignment": encode_id("Assignment", assignment_id),
-        "class_students": [encode_id("Student", s) for s in students],
-        "cohort_year": cohort_year,
-        "conversation": encode_id("Conversation", conversations[0][0]) if conversations else None,
-    }
 
 
 async def service_calls(simulator_url: str) -> int:

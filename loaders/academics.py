@@ -1,4 +1,8 @@
-"""Batched reads behind student profiles: current grades, attendance rates, academic records."""
+"""Batched reads behind student profiles and class pages: assignments, category weights, a
+student's grades in a class, current grades, attendance rates, academic records.
+
+Archived assignments are out of every read here (they have left the gradebook; their grades
+are kept)."""
 
 from __future__ import annotations
 
@@ -8,36 +12,91 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import and_, func, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from loaders.base import SessionLoader
+from loaders.base import RowByKeyLoader, RowsByKeyLoader, SessionLoader
 from loaders.signals import category_weights
-from models import Assignment, AttendanceRecord, Class, Course, Enrollment, FinalGrade, Grade
+from models import (
+    Assignment,
+    AttendanceRecord,
+    CategoryWeight,
+    Class,
+    Course,
+    Enrollment,
+    FinalGrade,
+    Grade,
+)
 from models.enums import AttendanceStatus, EnrollmentStatus
-from models.grade_math import GradedWork, class_percentage
+from models.grade_math import Column, Mark, current_percentage
 
 ClassStudent = tuple[int, int]  # (class id, student id)
+# A class's assignments in the gradebook's column order, the same on every database
+# (PostgreSQL sorts NULL last, SQLite first): due date, undated ones last, then id.
+ASSIGNMENT_ORDER = (Assignment.due_at.is_(None), Assignment.due_at, Assignment.id)
+IN_GRADEBOOK = Assignment.archived_at.is_(None)
+
+
+class AssignmentByIdLoader(RowByKeyLoader[int, Assignment]):
+    """Any assignment, archived ones too (an event or a grade may name one)."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        super().__init__(session_factory, Assignment.id)
+
+
+class AssignmentsByClassLoader(RowsByKeyLoader[int, Assignment]):
+    """A class's assignments in the gradebook (not archived), in column order."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        super().__init__(
+            session_factory, Assignment.class_id, order_by=ASSIGNMENT_ORDER, where=[IN_GRADEBOOK]
+        )
+
+
+class CategoryWeightsByClassLoader(RowsByKeyLoader[int, CategoryWeight]):
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        super().__init__(session_factory, CategoryWeight.class_id, order_by=[CategoryWeight.category])
+
+
+class GradesByClassStudentLoader(SessionLoader[ClassStudent, list[Grade]]):
+    """A student's grades in a class, of the assignments in its gradebook."""
+
+    async def batch_load_fn(self, keys: Sequence[ClassStudent]) -> list[list[Grade]]:
+        query = (
+            select(Assignment.class_id, Grade)
+            .join(Grade, Grade.assignment_id == Assignment.id)
+            .where(tuple_(Assignment.class_id, Grade.student_id).in_(list(keys)), IN_GRADEBOOK)
+            .order_by(Grade.id)
+        )
+        async with self._session_factory() as session:
+            rows = (await session.execute(query)).all()
+        grades: defaultdict[ClassStudent, list[Grade]] = defaultdict(list)
+        for class_id, grade in rows:
+            grades[(class_id, grade.student_id)].append(grade)
+        return [grades.get(key, []) for key in keys]
 
 
 class CurrentPercentageLoader(SessionLoader[ClassStudent, float | None]):
-    """A student's current weighted percentage in a class (resolvers/grade_math.py's rule)."""
+    """A student's current weighted percentage in a class: graded work so far, by its status
+    (models/grade_math.py `current_percentage`)."""
 
     async def batch_load_fn(self, keys: Sequence[ClassStudent]) -> list[float | None]:
         query = (
             select(
-                Assignment.class_id, Grade.student_id, Assignment.category, Grade.score, Assignment.max_score
+                Assignment.class_id, Grade.student_id, Assignment.category, Assignment.max_score,
+                Grade.score, Grade.status, Grade.late_penalty,
             )
             .join(Grade, Grade.assignment_id == Assignment.id)
-            .where(tuple_(Assignment.class_id, Grade.student_id).in_(list(keys)), Grade.score.is_not(None))
-        )
+            .where(tuple_(Assignment.class_id, Grade.student_id).in_(list(keys)), IN_GRADEBOOK)
+        )  # fmt: skip
         async with self._session_factory() as session:
             rows = (await session.execute(query)).all()
             weights = await category_weights(session, {class_id for class_id, _ in keys})
-        work: defaultdict[ClassStudent, list[GradedWork]] = defaultdict(list)
-        for class_id, student_id, category, score, max_score in rows:
-            if score is not None:
-                work[(class_id, student_id)].append(GradedWork(category, score, max_score))
-        return [class_percentage(work.get(key, []), weights.get(key[0], {})) for key in keys]
+        cells: defaultdict[ClassStudent, list[tuple[Column, Mark]]] = defaultdict(list)
+        for class_id, student_id, category, max_score, score, status, penalty in rows:
+            cells[(class_id, student_id)].append(
+                (Column(category, max_score, None), Mark(score, status, penalty))
+            )
+        return [current_percentage(cells.get(key, []), weights.get(key[0], {})) for key in keys]
 
 
 class AttendanceRateLoader(SessionLoader[ClassStudent, float | None]):

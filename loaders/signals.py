@@ -1,4 +1,7 @@
-"""The risk model's inputs for many students at once: a fixed number of grouped queries."""
+"""The risk model's inputs for many students at once: a fixed number of grouped queries.
+
+Grades count as the gradebook's rule has them (models/grade_math.py: EXCUSED work left out,
+MISSING as zero, LATE less its penalty); archived assignments are left out."""
 
 from __future__ import annotations
 
@@ -7,12 +10,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from statistics import mean
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from models import Assignment, AttendanceRecord, CategoryWeight, Enrollment, Grade, TutoringSession
-from models.enums import AssignmentCategory, AttendanceStatus, EnrollmentStatus, SessionStatus
-from models.grade_math import GradedWork, class_percentage
+from models.enums import AssignmentCategory, AttendanceStatus, EnrollmentStatus, GradeStatus, SessionStatus
+from models.grade_math import Column, GradedWork, Mark, class_percentage, counted_work
 from models.risk import Signals
 
 MISSING_AFTER = timedelta(days=7)
@@ -21,6 +24,7 @@ TREND_RECENT = 3  # the newest graded assignments, against all before them
 
 Executor = AsyncSession | AsyncConnection
 _active = Enrollment.status == EnrollmentStatus.ACTIVE
+_in_gradebook = Assignment.archived_at.is_(None)
 
 
 async def gather_signals(db: Executor, student_ids: Sequence[int], as_of: datetime) -> dict[int, Signals]:
@@ -61,6 +65,8 @@ async def _grades(db: Executor, ids: Sequence[int], signals: dict[int, Signals])
             Assignment.class_id,
             Assignment.category,
             Grade.score,
+            Grade.status,
+            Grade.late_penalty,
             Assignment.max_score,
             Assignment.due_at,
             Assignment.id,
@@ -70,7 +76,12 @@ async def _grades(db: Executor, ids: Sequence[int], signals: dict[int, Signals])
             Enrollment,
             and_(Enrollment.class_id == Assignment.class_id, Enrollment.student_id == Grade.student_id),
         )
-        .where(Grade.student_id.in_(ids), Grade.score.is_not(None), _active)
+        .where(
+            Grade.student_id.in_(ids),
+            or_(Grade.score.is_not(None), Grade.status == GradeStatus.MISSING),
+            _active,
+            _in_gradebook,
+        )
     )
     rows = (await db.execute(query)).all()
     class_ids = {row.class_id for row in rows}
@@ -78,9 +89,13 @@ async def _grades(db: Executor, ids: Sequence[int], signals: dict[int, Signals])
     work: defaultdict[tuple[int, int], list[GradedWork]] = defaultdict(list)
     timeline: defaultdict[int, list[tuple[datetime | None, int, float]]] = defaultdict(list)
     for row in rows:
-        work[(row.student_id, row.class_id)].append(GradedWork(row.category, row.score, row.max_score))
+        mark = Mark(row.score, row.status, row.late_penalty)
+        counted = counted_work(Column(row.category, row.max_score, row.due_at), mark, ungraded_as_zero=False)
+        if counted is None:
+            continue
+        work[(row.student_id, row.class_id)].append(counted)
         if row.max_score > 0:
-            timeline[row.student_id].append((row.due_at, row.id, 100 * row.score / row.max_score))
+            timeline[row.student_id].append((row.due_at, row.id, 100 * counted.score / row.max_score))
     per_student: defaultdict[int, list[float]] = defaultdict(list)
     for (student_id, class_id), items in work.items():
         percentage = class_percentage(items, weights.get(class_id, {}))
@@ -119,8 +134,10 @@ async def _missing_work(
         .where(
             Enrollment.student_id.in_(ids),
             _active,
+            _in_gradebook,
             Assignment.due_at < as_of - MISSING_AFTER,
             Grade.score.is_(None),
+            or_(Grade.status.is_(None), Grade.status != GradeStatus.EXCUSED),
         )
         .group_by(Enrollment.student_id)
     )

@@ -1,4 +1,4 @@
-"""Refresh tokens (stored hashed, grouped in rotation families) and the audit log."""
+"""Refresh tokens (stored hashed, grouped in rotation families), password-reset links and the audit log."""
 
 from __future__ import annotations
 
@@ -27,6 +27,22 @@ class RefreshToken(IdMixin, Base):
     revoked_at: Mapped[datetime | None]
     user_agent: Mapped[str | None] = mapped_column(String(300))
     ip: Mapped[str | None] = mapped_column(String(64))
+    # How the session began: PASSWORD, INVITATION (accepting one) or SSO (with its provider key).
+    sign_in_method: Mapped[str] = mapped_column(String(16), default="PASSWORD")
+    sso_provider: Mapped[str | None] = mapped_column(String(64))
+
+
+class PasswordReset(IdMixin, Base):
+    """A password-reset link: only the token's hash is kept; it works once, until `expires_at`."""
+
+    __tablename__ = "password_resets"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    requested_ip: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditEntry(IdMixin, Base):

@@ -8,7 +8,7 @@ from sqlalchemy import Float, ForeignKey, Index, Integer, String, UniqueConstrai
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, IdMixin, enum_column, utcnow
-from models.enums import AssignmentCategory
+from models.enums import AssignmentCategory, GradeStatus
 
 
 class Assignment(IdMixin, Base):
@@ -24,6 +24,14 @@ class Assignment(IdMixin, Base):
     max_score: Mapped[float] = mapped_column(Float)
     due_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    description: Mapped[str | None] = mapped_column(String(4000))
+    grading_period_id: Mapped[int | None] = mapped_column(
+        ForeignKey("grading_periods.id", ondelete="SET NULL")
+    )
+    # Students and guardians see published assignments only.
+    published: Mapped[bool] = mapped_column(default=True)
+    # Archived: out of the gradebook and the final grades; its grades are kept.
+    archived_at: Mapped[datetime | None]
 
 
 class CategoryWeight(Base):
@@ -48,6 +56,10 @@ class Grade(IdMixin, Base):
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
     student_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     score: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[GradeStatus] = mapped_column(enum_column(GradeStatus), default=GradeStatus.NONE)
+    # LATE only: the percent of the score taken off.
+    late_penalty: Mapped[float | None] = mapped_column(Float)
+    comment: Mapped[str | None] = mapped_column(String(2000))
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

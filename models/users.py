@@ -7,24 +7,35 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, CreatedMixin, IdMixin, enum_column
-from models.enums import Role, StudentStatus, Tier
+from models.base import Base, CreatedMixin, IdMixin, enum_column, utcnow
+from models.enums import Role, StudentStatus, Tier, UserStatus
 
 
 class User(IdMixin, CreatedMixin, Base):
-    """Anyone who signs in. `created_at` is when they joined."""
+    """Anyone who signs in. `created_at` is when they joined; an INVITED account has no password."""
 
     __tablename__ = "users"
-    __table_args__ = (Index("ix_users_school_role", "school_id", "role"),)
+    __table_args__ = (
+        Index("ix_users_school_role", "school_id", "role"),
+        UniqueConstraint("school_id", "sourced_id"),
+    )
 
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    password_hash: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(enum_column(Role))
     tier: Mapped[Tier] = mapped_column(enum_column(Tier), default=Tier.FREE)
-    is_active: Mapped[bool] = mapped_column(default=True)
+    status: Mapped[UserStatus] = mapped_column(enum_column(UserStatus), default=UserStatus.ACTIVE)
     password_changed_at: Mapped[datetime | None]
+    deactivated_at: Mapped[datetime | None]
+    last_sign_in_at: Mapped[datetime | None]
+    sourced_id: Mapped[str | None] = mapped_column(String(255))
+
+    @property
+    def is_active(self) -> bool:
+        """May sign in: ACTIVE (an INVITED account signs in once it accepts its invitation)."""
+        return self.status == UserStatus.ACTIVE
 
 
 class StudentProfile(Base):
@@ -65,6 +76,36 @@ class GuardianLink(IdMixin, Base):
     guardian_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     student_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     relationship: Mapped[str] = mapped_column(String(40), default="parent")
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EmergencyContact(IdMixin, Base):
+    """Whom to call about a student, in the school's order (`position`). Staff and admins only."""
+
+    __tablename__ = "emergency_contacts"
+
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    relationship: Mapped[str] = mapped_column(String(60))
+    phone: Mapped[str] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(320))
+
+
+class Invitation(IdMixin, CreatedMixin, Base):
+    """A one-time code that lets an INVITED account set its password. Only the code's hash is kept;
+    the code is shown once, when the invitation is made."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (Index("ix_invitations_school_created", "school_id", "created_at"),)
+
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
 class MentorLink(IdMixin, CreatedMixin, Base):

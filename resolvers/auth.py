@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.identity import SignInMethod
 from auth.passwords import hash_password, needs_rehash, verify_password
 from auth.tokens import (
     AccessClaims,
@@ -26,13 +27,13 @@ from auth.tokens import (
     read_access_token,
 )
 from errors import Problem
-from models import RefreshToken, School, StudentProfile, User
+from models import PasswordReset, RefreshToken, School, StudentProfile, User
+from models.base import utcnow
 from models.enums import Role, StudentStatus, Tier
 from resolvers import audit
 from resolvers.analytics import refresh_student_risk
 from resolvers.policy import require_user
-from subscriptions.channels import user_sessions_channel
-from subscriptions.events import SessionRevoked
+from resolvers.sessions import announce_revocation, family_revoked, revoke_family
 
 if TYPE_CHECKING:
     from context import AppState, Context
@@ -63,14 +64,23 @@ def now() -> datetime:
 
 
 async def authenticate(app: AppState, token: str) -> tuple[User, AccessClaims] | None:
-    """The user behind an access token, if the token is valid and the account still stands
-    (active, and the password not changed since the token was issued)."""
+    """The user behind an access token, if the token is valid, its session not ended (logout,
+    revokeSession, reuse detected: the database is the truth, read in the same statement as the
+    user, so every process refuses it at once) and the account still stands (active, and the
+    password not changed since the token was issued)."""
     claims = read_access_token(token, app.settings.secret_key)
     if claims is None:
         return None
     async with app.session_factory() as session:
-        user = await session.get(User, claims.user_id)
-    if user is None or not user.is_active:
+        row = (
+            await session.execute(
+                select(User, family_revoked(claims.session_id)).where(User.id == claims.user_id)
+            )
+        ).first()
+    if row is None:
+        return None
+    user, session_ended = row
+    if session_ended or not user.is_active:
         return None
     changed = user.password_changed_at
     # Tokens carry whole seconds: one issued in the second of a password change is refused too.
@@ -93,7 +103,7 @@ async def login(ctx: Context, email: str, password: str) -> SessionTokens:
         return SessionTokens(problems=[RATE_LIMITED])
     async with ctx.writer.begin() as session:
         user = await session.scalar(select(User).where(User.email == email))
-        stored_hash = user.password_hash if user else _UNKNOWN_USER_HASH
+        stored_hash = user.password_hash if user and user.password_hash else _UNKNOWN_USER_HASH
         valid = await asyncio.to_thread(verify_password, stored_hash, password)
         if user is None or not valid or not user.is_active:
             await limiter.hit(rules.failed_logins_per_account, "login-account", email)
@@ -111,9 +121,10 @@ async def login(ctx: Context, email: str, password: str) -> SessionTokens:
                 detail={"email": email},
             )
             return SessionTokens(problems=[WRONG_CREDENTIALS])
-        if needs_rehash(user.password_hash):
+        if user.password_hash is None or needs_rehash(user.password_hash):
             user.password_hash = await asyncio.to_thread(hash_password, password)
-        tokens = _start_session(session, ctx, user)
+        user.last_sign_in_at = utcnow()
+        tokens = start_session(session, ctx, user)
         audit.record(session, ctx, "login", "User", user.id, actor_id=user.id, school_id=user.school_id)
     await limiter.clear(rules.failed_logins_per_account, "login-account", email)
     return tokens
@@ -153,7 +164,7 @@ async def register(ctx: Context, email: str, password: str, name: str, invitatio
             session.add(_new_student_profile(school, user))
             await session.flush()
             await refresh_student_risk(session, [user.id], now())
-            tokens = _start_session(session, ctx, user)
+            tokens = start_session(session, ctx, user)
             audit.record(session, ctx, "register", "User", user.id, actor_id=user.id, school_id=school.id)
     except IntegrityError:
         return SessionTokens(
@@ -206,7 +217,7 @@ async def refresh(ctx: Context, refresh_token: str) -> SessionTokens:
         )
         user = await session.get(User, stored.user_id)
         if used.rowcount != 1 or user is None or not user.is_active:  # type: ignore[attr-defined]
-            await _revoke_family(session, stored.family_id, moment)
+            await revoke_family(session, stored.family_id, moment)
             audit.record(
                 session,
                 ctx,
@@ -219,15 +230,18 @@ async def refresh(ctx: Context, refresh_token: str) -> SessionTokens:
             )
             revoked = (stored.user_id, stored.family_id)
         else:
-            tokens = _issue(session, ctx, user, stored.family_id)
+            method = SignInMethod(stored.sign_in_method)
+            tokens = _issue(session, ctx, user, stored.family_id, method, stored.sso_provider)
             revoked = None
     if revoked:
-        await _announce_revocation(ctx, *revoked)
+        await announce_revocation(ctx, *revoked)
         return SessionTokens(problems=[INVALID_REFRESH])
     return tokens
 
 
 async def logout(ctx: Context, refresh_token: str) -> list[Problem]:
+    """Ends the token's session: its refresh tokens are revoked, which `authenticate` reads, so
+    its access tokens are refused at once, and its WebSockets close."""
     moment = now()
     async with ctx.writer.begin() as session:
         stored = await session.scalar(
@@ -235,9 +249,9 @@ async def logout(ctx: Context, refresh_token: str) -> list[Problem]:
         )
         if stored is None or stored.revoked_at is not None:
             return [INVALID_REFRESH]
-        await _revoke_family(session, stored.family_id, moment)
+        await revoke_family(session, stored.family_id, moment)
         audit.record(session, ctx, "logout", "User", stored.user_id, actor_id=stored.user_id)
-    await _announce_revocation(ctx, stored.user_id, stored.family_id)
+    await announce_revocation(ctx, stored.user_id, stored.family_id)
     return []
 
 
@@ -257,27 +271,55 @@ async def change_password(ctx: Context, current_password: str, new_password: str
     async with ctx.writer.begin() as session:
         user = await session.get(User, caller.id)
         assert user is not None, "an authenticated user exists"
-        if not await asyncio.to_thread(verify_password, user.password_hash, current_password):
+        if user.password_hash is None or not await asyncio.to_thread(
+            verify_password, user.password_hash, current_password
+        ):
             return [
                 Problem("The current password is wrong.", "INVALID_CREDENTIALS", ("input", "currentPassword"))
             ]
-        user.password_hash = new_hash
-        user.password_changed_at = moment
-        await session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=moment)
-        )
+        await set_password(session, user, new_hash, moment)
         audit.record(session, ctx, "password.changed", "User", user.id)
-    await _announce_revocation(ctx, caller.id, None)
+    await announce_revocation(ctx, caller.id, None)
     return []
 
 
-def _start_session(session: AsyncSession, ctx: Context, user: User) -> SessionTokens:
-    return _issue(session, ctx, user, new_session_id())
+async def set_password(session: AsyncSession, user: User, new_hash: str, moment: datetime) -> None:
+    """The new password (changePassword, resetPassword): every session of the user revoked, and
+    the reset links they still had spent. The caller announces the revocation after commit."""
+    user.password_hash = new_hash
+    user.password_changed_at = moment
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=moment)
+    )
+    await session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        .values(used_at=moment)
+    )
 
 
-def _issue(session: AsyncSession, ctx: Context, user: User, family_id: str) -> SessionTokens:
+def start_session(
+    session: AsyncSession,
+    ctx: Context,
+    user: User,
+    method: SignInMethod = SignInMethod.PASSWORD,
+    sso_provider: str | None = None,
+) -> SessionTokens:
+    """Signs the user in inside the caller's transaction (login, register, acceptInvitation,
+    SSO); `method` (and the SSO provider's key) is what mySessions shows of it."""
+    return _issue(session, ctx, user, new_session_id(), method, sso_provider)
+
+
+def _issue(
+    session: AsyncSession,
+    ctx: Context,
+    user: User,
+    family_id: str,
+    method: SignInMethod,
+    sso_provider: str | None,
+) -> SessionTokens:
     moment = now()
     settings = ctx.settings
     expires_at = moment + timedelta(minutes=settings.access_token_minutes)
@@ -293,6 +335,8 @@ def _issue(session: AsyncSession, ctx: Context, user: User, family_id: str) -> S
             expires_at=moment + timedelta(days=settings.refresh_token_days),
             user_agent=user_agent[:300] if user_agent else None,
             ip=ctx.client_ip,
+            sign_in_method=method.value,
+            sso_provider=sso_provider,
         )
     )
     return SessionTokens(
@@ -301,16 +345,3 @@ def _issue(session: AsyncSession, ctx: Context, user: User, family_id: str) -> S
         refresh_token=refresh_token,
         expires_at=expires_at,
     )
-
-
-async def _revoke_family(session: AsyncSession, family_id: str, moment: datetime) -> None:
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=moment)
-    )
-
-
-async def _announce_revocation(ctx: Context, user_id: int, session_id: str | None) -> None:
-    """Tells every process to end the live connections of that session (None: all of the user's)."""
-    await ctx.bus.publish(user_sessions_channel(user_id), SessionRevoked(session_id=session_id))

@@ -25,6 +25,7 @@ from starlette.datastructures import UploadFile
 from errors import BadInput, Forbidden, Problem
 from models import Conversation, ConversationParticipant, Message
 from models.base import UTCDateTime, utcnow
+from models.enums import NotificationCategory
 from resolvers import audit
 from resolvers.attachments import check_files, stored_files
 from resolvers.ids import decode_id, decode_id_of
@@ -317,7 +318,13 @@ async def _notify_away(
     away = list((await session.scalars(query)).all())
     preview = message.body.strip()[:PREVIEW_LENGTH] or "Sent a file."
     return await add_notifications(
-        session, ctx.settings, away, "message", f"New message from {author.name}", preview
+        session,
+        ctx.settings,
+        away,
+        "message",
+        f"New message from {author.name}",
+        preview,
+        category=NotificationCategory.MESSAGES,
     )
 
 

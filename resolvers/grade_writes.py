@@ -7,6 +7,11 @@ carries `WHERE version = seen`, so of concurrent writers exactly one wins and th
 VERSION_CONFLICT with nothing written. Every change writes a history row, a notification for
 the student, a new risk snapshot and an audit entry in the same transaction, each batched over
 the cells; events go out after commit.
+
+A write sets the cell's score and status (NONE when not given: a score alone is an ordinary
+grade); EXCUSED and MISSING carry no score, a late penalty goes with LATE only, and a comment
+not given (or null) is kept, an empty one removed. A closed term's cells are not written
+(TERM_CLOSED).
 """
 
 from __future__ import annotations
@@ -22,13 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from errors import Problem, ProblemError
 from models import Assignment, Enrollment, Grade, GradeChange, School
 from models.base import utcnow
-from models.enums import EnrollmentStatus
-from models.grade_math import GradingScale
+from models.enums import EnrollmentStatus, GradeStatus, NotificationCategory
+from models.grade_math import GradingScale, Mark, adjusted_score
 from models.upsert import upsert_insert
 from resolvers import audit
 from resolvers.after_commit import teacher_dashboards_changed
 from resolvers.analytics import refresh_student_risk
-from resolvers.grading import assignment_of, gradebook_access, standing_locks
+from resolvers.grading import assignment_of, gradebook_access, lock_open_term, standing_locks
 from resolvers.ids import decode_id_of
 from resolvers.notifications import NewNotification, add_each
 from resolvers.policy import require_user
@@ -42,6 +47,8 @@ if TYPE_CHECKING:
     from subscriptions.locks import CellLock
 
 MAX_BULK_UPDATES = 500
+MAX_COMMENT = 2000
+WITHOUT_SCORE = frozenset({GradeStatus.EXCUSED, GradeStatus.MISSING})
 
 
 @dataclass
@@ -50,6 +57,9 @@ class GradeInput:
     assignment_global_id: str
     score: float | None
     expected_version: int | None
+    status: GradeStatus | None = None
+    late_penalty: float | None = None
+    comment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,18 @@ class WrittenCell:
     version: int
     updated_at: datetime
     updated_by_id: int
+    status: GradeStatus
+    late_penalty: float | None
+    comment: str | None
+
+    @property
+    def mark(self) -> Mark:
+        return Mark(self.score, self.status, self.late_penalty)
+
+    @property
+    def adjusted_score(self) -> float | None:
+        """What the score counts for (models/grade_math.py)."""
+        return adjusted_score(self.mark)
 
 
 @dataclass
@@ -83,6 +105,7 @@ class _Stored:
     id: int
     score: float | None
     version: int
+    comment: str | None
 
 
 @dataclass(frozen=True)
@@ -147,6 +170,7 @@ async def _write_all(
     ProblemError with all of them instead, so the caller's transaction writes nothing."""
     problems: list[Problem] = []
     user = require_user(ctx)
+    await lock_open_term(session, class_id, "share")
     assignments = await _assignments(session, class_id, {cell.assignment_id for cell in cells})
     enrolled = await _enrolled(session, class_id, {cell.student_id for cell in cells})
     stored = await _stored(session, cells)
@@ -174,7 +198,9 @@ async def _write_all(
                 )
             )
             continue
-        stored[(cell.student_id, cell.assignment_id)] = _Stored(after.id, after.score, after.version)
+        stored[(cell.student_id, cell.assignment_id)] = _Stored(
+            after.id, after.score, after.version, after.comment
+        )
         changes.append((after, before.score if before else None))
     if atomic and problems:
         raise ProblemError(*problems)
@@ -189,7 +215,7 @@ async def _write_all(
             class_id,
             user,
             notification_id,
-            scale.letter_of(grade.score, assignments[grade.assignment_id].max_score),
+            scale.letter_of(grade.adjusted_score, assignments[grade.assignment_id].max_score),
             locks.get((grade.student_id, grade.assignment_id)),
         )
         for (grade, _), notification_id in zip(changes, notified, strict=True)
@@ -198,8 +224,11 @@ async def _write_all(
 
 
 async def _assignments(session: AsyncSession, class_id: int, ids: set[int]) -> dict[int, Assignment]:
+    """The class's assignments among `ids`; archived ones are out of the gradebook."""
     found = await session.scalars(
-        select(Assignment).where(Assignment.id.in_(ids), Assignment.class_id == class_id)
+        select(Assignment).where(
+            Assignment.id.in_(ids), Assignment.class_id == class_id, Assignment.archived_at.is_(None)
+        )
     )
     return {assignment.id: assignment for assignment in found}
 
@@ -218,14 +247,16 @@ async def _enrolled(session: AsyncSession, class_id: int, student_ids: set[int])
 async def _stored(session: AsyncSession, cells: list[_Cell]) -> dict[tuple[int, int], _Stored]:
     """The current grades of the cells (a superset: students by assignments of the batch)."""
     rows = await session.execute(
-        select(Grade.student_id, Grade.assignment_id, Grade.id, Grade.score, Grade.version).where(
+        select(
+            Grade.student_id, Grade.assignment_id, Grade.id, Grade.score, Grade.version, Grade.comment
+        ).where(
             Grade.student_id.in_({cell.student_id for cell in cells}),
             Grade.assignment_id.in_({cell.assignment_id for cell in cells}),
         )
     )
     return {
-        (student_id, assignment_id): _Stored(grade_id, score, version)
-        for student_id, assignment_id, grade_id, score, version in rows
+        (student_id, assignment_id): _Stored(grade_id, score, version, comment)
+        for student_id, assignment_id, grade_id, score, version, comment in rows
     }
 
 
@@ -246,9 +277,31 @@ def _refusal(
         return Problem(
             f"The score must be between 0 and {assignment.max_score:g}.", "INVALID", (*field, "score")
         )
+    refusal = _status_refusal(cell.item, field)
+    if refusal is not None:
+        return refusal
     lock = locks.get((cell.student_id, cell.assignment_id))
     if lock is not None and lock.holder_id != user_id:
         return Problem(f"{lock.holder_name} is editing this cell.", "CELL_LOCKED", field or None)
+    return None
+
+
+def _status_refusal(item: GradeInput, field: tuple[str, ...]) -> Problem | None:
+    status, penalty = item.status or GradeStatus.NONE, item.late_penalty
+    if status in WITHOUT_SCORE and item.score is not None:
+        return Problem(
+            f"A cell marked {status.value} has no score: clear the score or choose another status.",
+            "INVALID",
+            (*field, "score"),
+        )
+    if penalty is not None and status != GradeStatus.LATE:
+        return Problem("A late penalty goes with the status LATE only.", "INVALID", (*field, "latePenalty"))
+    if penalty is not None and (not math.isfinite(penalty) or not 0 <= penalty <= 100):
+        return Problem(
+            "The late penalty is a percent of the score, 0 to 100.", "INVALID", (*field, "latePenalty")
+        )
+    if item.comment is not None and len(item.comment) > MAX_COMMENT:
+        return Problem(f"At most {MAX_COMMENT} characters.", "INVALID", (*field, "comment"))
     return None
 
 
@@ -256,30 +309,39 @@ async def _store(
     session: AsyncSession, cell: _Cell, before: _Stored | None, user_id: int, now: datetime
 ) -> WrittenCell | None:
     """Writes one cell against the version its writer saw; None on a version conflict."""
-    expected, score = cell.item.expected_version, cell.item.score
+    item = cell.item
+    expected, score, penalty = item.expected_version, item.score, item.late_penalty
+    status = item.status or GradeStatus.NONE
+    kept = before.comment if before else None
+    comment = kept if item.comment is None else (item.comment or None)
+    values = {
+        "score": score, "status": status, "late_penalty": penalty, "comment": comment,
+        "updated_at": now, "updated_by_id": user_id,
+    }  # fmt: skip
     if before is None:
         if expected not in (None, 0):
             return None
         insert_grade = upsert_insert(session, Grade).values(
-            assignment_id=cell.assignment_id, student_id=cell.student_id, score=score, version=1,
-            updated_at=now, updated_by_id=user_id,
-        )  # fmt: skip
+            assignment_id=cell.assignment_id, student_id=cell.student_id, version=1, **values
+        )
         new_id = await session.scalar(insert_grade.on_conflict_do_nothing().returning(Grade.id))
         if new_id is None:  # another writer created it first
             return None
-        return WrittenCell(new_id, cell.student_id, cell.assignment_id, score, 1, now, user_id)
-    if expected is not None and expected != before.version:
-        return None
-    changed = await session.execute(
-        update(Grade)
-        .where(Grade.id == before.id, Grade.version == before.version)
-        .values(score=score, version=before.version + 1, updated_at=now, updated_by_id=user_id)
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        return None
+        grade_id, version = new_id, 1
+    else:
+        if expected is not None and expected != before.version:
+            return None
+        changed = await session.execute(
+            update(Grade)
+            .where(Grade.id == before.id, Grade.version == before.version)
+            .values(version=before.version + 1, **values)
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        grade_id, version = before.id, before.version + 1
     return WrittenCell(
-        before.id, cell.student_id, cell.assignment_id, score, before.version + 1, now, user_id
+        grade_id, cell.student_id, cell.assignment_id, score, version, now, user_id, status, penalty, comment
     )
 
 
@@ -308,7 +370,8 @@ async def _record_changes(
         for index, (grade, old) in enumerate(changes)
         if (note := _notification(grade, old, assignments[grade.assignment_id])) is not None
     }
-    ids = dict(zip(notes, await add_each(session, ctx.settings, list(notes.values())), strict=True))
+    added = await add_each(session, ctx.settings, list(notes.values()), category=NotificationCategory.GRADES)
+    ids = dict(zip(notes, added, strict=True))
     await refresh_student_risk(session, sorted({grade.student_id for grade, _ in changes}), utcnow())
     entries = [(grade.student_id, _audit_detail(grade, old)) for grade, old in changes]
     await audit.record_each(session, ctx, "grade.updated", "Student", entries)
@@ -316,8 +379,9 @@ async def _record_changes(
 
 
 def _notification(grade: WrittenCell, old: float | None, assignment: Assignment) -> NewNotification | None:
-    """The student hears of a grade posted or changed (not of one cleared)."""
-    if grade.score is None:
+    """The student hears of a grade posted or changed (not of one cleared, nor of a grade of an
+    assignment not published to them yet)."""
+    if grade.score is None or not assignment.published:
         return None
     verb = "posted" if old is None else "changed"
     title = assignment.title
@@ -326,7 +390,10 @@ def _notification(grade: WrittenCell, old: float | None, assignment: Assignment)
 
 
 def _audit_detail(grade: WrittenCell, old: float | None) -> dict[str, Any]:
-    return {"assignmentId": grade.assignment_id, "old": old, "new": grade.score, "version": grade.version}
+    return {
+        "assignmentId": grade.assignment_id, "old": old, "new": grade.score, "version": grade.version,
+        "status": grade.status.value, "latePenalty": grade.late_penalty,
+    }  # fmt: skip
 
 
 async def _announce(ctx: Context, written: list[WrittenGrade]) -> None:
@@ -354,7 +421,11 @@ def _grade_updated(written: WrittenGrade) -> GradeUpdated:
         grade=GradeSnapshot(
             id=grade.id,
             score=grade.score,
+            adjusted_score=grade.adjusted_score,
             letter=written.letter,
+            status=grade.status,
+            late_penalty=grade.late_penalty,
+            comment=grade.comment,
             version=grade.version,
             updated_at=grade.updated_at,
         ),

@@ -36,6 +36,10 @@ async def load_node(ctx: Context, global_id: str) -> tuple[str, Any]:
         row = await loaders.class_by_id.load(pk)
     elif type_name == "Course":
         row = await loaders.course_by_id.load(pk)
+    elif type_name == "Term":
+        row = await loaders.term_by_id.load(pk)
+    elif type_name == "GradingPeriod":
+        row = await loaders.grading_period_by_id.load(pk)
     elif type_name == "School":
         row = await loaders.school_by_id.load(pk)
         require_same_school(user, row.id if row else None)

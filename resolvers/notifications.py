@@ -4,7 +4,8 @@ Notifications service (services.md) through an outbox.
 `add_notifications` writes the rows in the caller's transaction and, when the service is on,
 an outbox row for each in the same transaction: a notification that commits is delivered at
 least once, one that rolls back never is. Callers publish NotificationAdded on the user's
-notifications channel after commit (`announce`).
+notifications channel after commit (`announce`). Each notice has a category (NotificationCategory):
+a user who turned IN_APP off for it gets none (resolvers/delivery_rules.py; SAFETY is never off).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config import Settings
 from errors import BadInput, Problem
-from models import Notification, NotificationOutbox
+from models import Communication, Notification, NotificationOutbox
 from models.base import utcnow
+from models.enums import NotificationCategory
+from resolvers.delivery_rules import muted_in_app
 from resolvers.ids import decode_id_of, encode_id
 from resolvers.pagination import Page, newest_first, page_size
 from resolvers.policy import require_user
@@ -51,49 +54,68 @@ class NewNotification(NamedTuple):
     body: str
 
 
-async def add_each(session: AsyncSession, settings: Settings, notes: list[NewNotification]) -> list[int]:
-    """The notifications, in the caller's transaction, in one statement: their ids, in order.
+async def add_each(
+    session: AsyncSession,
+    settings: Settings,
+    notes: list[NewNotification],
+    *,
+    category: NotificationCategory | None,
+) -> list[int | None]:
+    """The notifications, in the caller's transaction, in one statement (and one more to read the
+    switches): their ids, in order; None for a note whose user turned IN_APP off for `category`
+    (it is not made). `category` None: the caller has applied the users' switches itself.
 
     Ids are matched to notes by content rather than by asking for RETURNING in parameter order,
     which SQLAlchemy can only do on SQLite one row per statement; equal notes are
     interchangeable, so which of their ids each gets does not matter."""
     if not notes:
         return []
+    muted = set() if category is None else await muted_in_app(session, {n.user_id for n in notes}, category)
+    kept = [note for note in notes if note.user_id not in muted]
+    if not kept:
+        return [None] * len(notes)
     created_at = utcnow()
     inserted = await session.execute(
         insert(Notification).returning(
             Notification.id, Notification.user_id, Notification.kind, Notification.title, Notification.body
         ),
-        [note._asdict() | {"created_at": created_at} for note in notes],
+        [note._asdict() | {"created_at": created_at} for note in kept],
     )
     ids_of: defaultdict[NewNotification, list[int]] = defaultdict(list)
     for notification_id, user_id, kind, title, body in inserted:
         ids_of[NewNotification(user_id, kind, title, body)].append(notification_id)
-    ids = [ids_of[note].pop() for note in notes]
+    ids = [None if note.user_id in muted else ids_of[note].pop() for note in notes]
     if settings.services["notifications"].enabled:
         await session.execute(
             insert(NotificationOutbox),
-            [{"notification_id": notification_id, "next_attempt_at": created_at} for notification_id in ids],
+            [
+                {"notification_id": notification_id, "next_attempt_at": created_at}
+                for notification_id in ids
+                if notification_id is not None
+            ],
         )
     return ids
 
 
 async def add_notifications(
-    session: AsyncSession, settings: Settings, user_ids: Iterable[int], kind: str, title: str, body: str
+    session: AsyncSession,
+    settings: Settings,
+    user_ids: Iterable[int],
+    kind: str,
+    title: str,
+    body: str,
+    *,
+    category: NotificationCategory,
 ) -> dict[int, int]:
-    """The same notification for each user: {user id: notification id}."""
+    """The same notification for each user who has IN_APP on for `category`: {user id: notification id}."""
     users = list(dict.fromkeys(user_ids))
-    ids = await add_each(
-        session, settings, [NewNotification(user_id, kind, title, body) for user_id in users]
-    )
-    return dict(zip(users, ids, strict=True))
-
-
-async def add_notification(
-    session: AsyncSession, settings: Settings, user_id: int, kind: str, title: str, body: str
-) -> int:
-    """`add_notifications` for one user: the new notification's id."""
-    return (await add_notifications(session, settings, [user_id], kind, title, body))[user_id]
+    notes = [NewNotification(user_id, kind, title, body) for user_id in users]
+    ids = await add_each(session, settings, notes, category=category)
+    return {
+        user_id: notification_id
+        for user_id, notification_id in zip(users, ids, strict=True)
+        if notification_id is not None
+    }
 
 
 async def announce(ctx: Context, notified: dict[int, int]) -> None:
@@ -165,7 +187,20 @@ async def mark_read(ctx: Context, ids: list[str] | None, mark_all: bool) -> tupl
                 if pk not in owned
             ]
             target = target.where(Notification.id.in_(owned))
-        await session.execute(target.values(read_at=now).execution_options(synchronize_session=False))
+        marked = (
+            await session.scalars(
+                target.values(read_at=now)
+                .returning(Notification.id)
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
+        if marked:  # an announcement's in-app copy is read with its notification
+            await session.execute(
+                update(Communication)
+                .where(Communication.notification_id.in_(marked), Communication.read_at.is_(None))
+                .values(read_at=now)
+                .execution_options(synchronize_session=False)
+            )
         unread = await _unread_count(session, user.id)
     return unread, sorted(problems, key=lambda p: int(p.field[-1]) if p.field else 0)
 

@@ -32,6 +32,15 @@ if TYPE_CHECKING:
 MAX_WINDOW = timedelta(days=92)
 
 
+def check_window(start: datetime, end: datetime) -> None:
+    """A window of times asked for (schedule conflicts, calendar events): zoned, in order, at
+    most MAX_WINDOW long; else a BAD_USER_INPUT error."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise BadInput("Give `from` and `to` with a timezone.")
+    if not start < end or end - start > MAX_WINDOW:
+        raise BadInput(f"`from` must be before `to`, at most {MAX_WINDOW.days} days apart.")
+
+
 @dataclass(frozen=True)
 class Booking:
     starts_at: datetime
@@ -53,10 +62,7 @@ async def conflicts(ctx: Context, start: datetime, end: datetime) -> list[Confli
     user = require_user(ctx)
     if user.role not in (*SCHOOL_WIDE_ROLES, Role.TEACHER):
         raise Forbidden("Schedules are for teachers and school staff.")
-    if start.tzinfo is None or end.tzinfo is None:
-        raise BadInput("Give `from` and `to` with a timezone.")
-    if not start < end or end - start > MAX_WINDOW:
-        raise BadInput(f"`from` must be before `to`, at most {MAX_WINDOW.days} days apart.")
+    check_window(start, end)
     async with ctx.session_factory() as session:
         timezone = await session.scalar(select(School.timezone).where(School.id == user.school_id))
         names: dict[int, str] = {}
@@ -155,7 +161,7 @@ async def _meetings(
             keys.add(("ROOM", room))
         label = f"{title}{f' in {room}' if room else ''}"
         mine = caller_id in teachers[meeting.class_id]
-        for day in _days(max(first_day, term_starts), min(last_day, term_ends), meeting.weekday):
+        for day in weekly_dates(max(first_day, term_starts), min(last_day, term_ends), meeting.weekday):
             starts = datetime.combine(day, meeting.starts_at, tzinfo=zone)
             ends = datetime.combine(day, meeting.ends_at, tzinfo=zone)
             if starts < end and ends > start:
@@ -163,7 +169,8 @@ async def _meetings(
     return bookings
 
 
-def _days(first: date, last: date, weekday: int) -> list[date]:
+def weekly_dates(first: date, last: date, weekday: int) -> list[date]:
+    """The dates from `first` to `last` (inclusive) that fall on `weekday` (0 = Monday)."""
     day = first + timedelta(days=(weekday - first.weekday()) % 7)
     found = []
     while day <= last:

@@ -176,6 +176,8 @@ async def _upcoming(app: AppState, student_id: int) -> tuple[AssignmentDue, ...]
             Enrollment.student_id == student_id,
             Enrollment.status == EnrollmentStatus.ACTIVE,
             Assignment.due_at >= utcnow(),
+            Assignment.published.is_(True),
+            Assignment.archived_at.is_(None),
         )
         .order_by(Assignment.due_at, Assignment.id)
         .limit(UPCOMING)

@@ -1,19 +1,23 @@
 """Students: one by id, search with filters, facets and keyset pages, the at-risk list, cohorts.
 
 Search matches every word of the query as a case-insensitive substring of the name, the
-email or the student number, with the same SQL on SQLite and PostgreSQL (where trigram
-indexes serve it), so both return the same students. Pages are keyset pages on
-(sort value, id): inserts between two pages never repeat or skip a student.
+email or the student number, or, for words of five letters or more, a word of the name or the
+email one typo away (resolvers/text_search.py: the same pages on SQLite and PostgreSQL). Exact
+matches come first, then the others by closeness, each in the order asked for. Pages are keyset
+pages on (closeness, sort value, id): inserts between two pages never repeat or skip a student.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, tuple_, update
+from sqlalchemy.sql import Subquery
 from starlette.datastructures import UploadFile
 
 from errors import BadInput, Forbidden, Problem
@@ -28,8 +32,8 @@ from models import (
     StudentRisk,
     User,
 )
-from models.enums import EnrollmentStatus, RiskLevel, Role, StudentStatus
-from resolvers import audit
+from models.enums import EnrollmentStatus, NotificationCategory, RiskLevel, Role, StudentStatus
+from resolvers import audit, text_search
 from resolvers.ids import decode_id_of
 from resolvers.notifications import add_notifications, announce
 from resolvers.pagination import cursor_key, decode_cursor, encode_cursor, page_size
@@ -43,6 +47,7 @@ from resolvers.policy import (
     require_student_visible,
     require_user,
 )
+from resolvers.text_search import Ranked
 from stores.media import MediaStore
 
 if TYPE_CHECKING:
@@ -50,8 +55,8 @@ if TYPE_CHECKING:
     from context import Context
 
 AnySelect = Select[*tuple[Any, ...]]
-MAX_QUERY_LENGTH = 100
-MAX_QUERY_WORDS = 6
+# What a search looks in (typos are forgiven in the first two, not in student numbers).
+SEARCHED = (User.name, User.email, StudentProfile.student_number)
 
 
 @dataclass
@@ -122,9 +127,11 @@ def scope_condition(user: CurrentUser) -> ColumnElement[bool] | None:
     raise Forbidden("Students cannot list other students.")
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+def _profile_status(students: Subquery) -> ColumnElement[StudentStatus]:
+    """The student status column of a subquery of `filtered_students` (users have a status too)."""
+    column = students.corresponding_column(StudentProfile.__table__.c.status)
+    assert column is not None
+    return column
 
 
 def filtered_students(ctx: Context, text: str | None, student_filter: StudentFilter) -> AnySelect:
@@ -138,18 +145,9 @@ def filtered_students(ctx: Context, text: str | None, student_filter: StudentFil
     scope = scope_condition(user)
     if scope is not None:
         query = query.where(scope)
-    if text:
-        if len(text) > MAX_QUERY_LENGTH:
-            raise BadInput(f"The search text is limited to {MAX_QUERY_LENGTH} characters.")
-        for word in text.lower().split()[:MAX_QUERY_WORDS]:
-            pattern = _like(word)
-            query = query.where(
-                or_(
-                    func.lower(User.name).like(pattern, escape="\\"),
-                    func.lower(User.email).like(pattern, escape="\\"),
-                    func.lower(StudentProfile.student_number).like(pattern, escape="\\"),
-                )
-            )
+    words = text_search.search_words(text)
+    if words:
+        query = query.where(text_search.candidates(words, exact=SEARCHED, fuzzy=SEARCHED[:2]))
     f = student_filter
     if f.statuses:
         query = query.where(StudentProfile.status.in_(f.statuses))
@@ -186,6 +184,9 @@ async def search(
 ) -> SearchResult:
     limit = page_size(first, ctx.settings.max_page_size)
     base = filtered_students(ctx, text, student_filter)
+    words = text_search.search_words(text)
+    if text_search.is_fuzzy(words):
+        return await _closest(ctx, base, words, order, limit, after)
     sort = _sort_column(ctx, order)
     page_query = base.add_columns(sort.label("sort_value"))
     if after is not None:
@@ -201,7 +202,7 @@ async def search(
         total = await session.scalar(select(func.count()).select_from(filtered)) or 0
         facets = {}
         for name, column in (
-            ("status", filtered.c.status),
+            ("status", _profile_status(filtered)),
             ("gradeLevel", filtered.c.grade_level),
             ("riskLevel", filtered.c.risk_level),
         ):
@@ -221,6 +222,44 @@ async def search(
         has_next_page=len(found) > limit,
         facets=facets,
     )
+
+
+async def _closest(
+    ctx: Context, base: AnySelect, words: Sequence[str], order: StudentOrder, limit: int, after: str | None
+) -> SearchResult:
+    """A search that forgives typos: the database narrows, text_search decides and ranks, the same
+    on both databases. The candidates are the caller's students that may match (every one in the
+    worst case, a few hundred of 10,000 for a typical name); their rows are read for the page only."""
+    candidates = base.with_only_columns(
+        *SEARCHED, StudentProfile.status, StudentProfile.grade_level, User.id,
+        RISK_LEVEL.label("risk_level"), RISK_SCORE.label("risk_score"),
+    )  # fmt: skip
+    async with ctx.session_factory() as session:
+        found = (await session.execute(candidates)).all()
+    ranked = []
+    for found_row in found:
+        close = text_search.closeness(words, found_row[:3], found_row[:2])
+        if close is not None:
+            by = {"NAME": found_row.name.lower(), "STUDENT_NUMBER": found_row.student_number.lower()}
+            ranked.append(Ranked(found_row, close, by.get(order.field, found_row.risk_score), found_row.id))
+    page = text_search.rank_page(
+        ranked, descending=order.descending, first=limit, after=after, numeric=order.field == "RISK_SCORE"
+    )
+    query = select(User, StudentProfile).join(StudentProfile, StudentProfile.user_id == User.id)
+    ids = [entry.id for entry in page.entries]
+    async with ctx.session_factory() as session:
+        pairs = {u.id: (u, p) for u, p in (await session.execute(query.where(User.id.in_(ids)))).all()}
+    rows = [StudentRow(*pairs[e.id], RiskLevel(e.item.risk_level)) for e in page.entries if e.id in pairs]
+    for row in rows:
+        audit.note_read(ctx, "Student", row.user.id)
+        ctx.loaders.user_by_id.prime(row.user.id, row.user)
+        ctx.loaders.student_profile_by_user_id.prime(row.user.id, row.profile)
+    facets = {}
+    for name, column in (("status", "status"), ("gradeLevel", "grade_level"), ("riskLevel", "risk_level")):
+        counts = Counter(getattr(entry.item, column) for entry in ranked)
+        in_order = sorted(counts.items(), key=lambda pair: getattr(pair[0], "value", pair[0]))
+        facets[name] = [(_facet_value(value), count) for value, count in in_order]
+    return SearchResult(rows, page.cursors, len(ranked), page.has_next_page, facets)
 
 
 def _facet_value(value: Any) -> str:
@@ -291,9 +330,10 @@ async def cohort_analysis(ctx: Context, cohort_year: int) -> CohortAnalysis:
     user = require_user(ctx)
     require_role(user, SCHOOL_WIDE_ROLES)
     cohort = filtered_students(ctx, None, StudentFilter(cohort_year=cohort_year)).subquery()
+    status = _profile_status(cohort)
     async with ctx.session_factory() as session:
         statuses: dict[StudentStatus, int] = dict(
-            (await session.execute(select(cohort.c.status, func.count()).group_by(cohort.c.status))).all()
+            (await session.execute(select(status, func.count()).group_by(status))).all()
         )
         risks = (
             await session.execute(select(cohort.c.risk_level, func.count()).group_by(cohort.c.risk_level))
@@ -359,7 +399,13 @@ async def bulk_action(
         elif targets:
             assert message is not None
             notified = await add_notifications(
-                session, ctx.settings, sorted(targets), "school_message", f"Message from {user.name}", message
+                session,
+                ctx.settings,
+                sorted(targets),
+                "school_message",
+                f"Message from {user.name}",
+                message,
+                category=NotificationCategory.ANNOUNCEMENTS,
             )
             await audit.record_many(session, ctx, "student.send_notification", "Student", targets)
     await announce(ctx, notified)

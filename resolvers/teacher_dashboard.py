@@ -9,7 +9,9 @@ and pushed to subscribers when something that feeds it changes.
 - sessions: the next scheduled ones, and the latest completed or missed ones;
 - students needing attention: the teacher's students whose risk snapshot (models/risk.py)
   is MEDIUM or HIGH, riskiest first, with the model's factors as the reasons;
-- grading to do: assignments past due with students still ungraded, the oldest first;
+- grading to do: assignments past due with students still ungraded (no score, and not marked
+  EXCUSED or MISSING), the oldest first;
+Archived assignments are left out of all of it; grades count by their status (grade_math).
 - earnings: resolvers/tutoring.py.
 """
 
@@ -24,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loaders.signals import category_weights
@@ -43,8 +45,15 @@ from models import (
     User,
 )
 from models.base import utcnow
-from models.enums import AssignmentCategory, AttendanceStatus, EnrollmentStatus, RiskLevel, SessionStatus
-from models.grade_math import GradedWork, class_percentage
+from models.enums import (
+    AssignmentCategory,
+    AttendanceStatus,
+    EnrollmentStatus,
+    GradeStatus,
+    RiskLevel,
+    SessionStatus,
+)
+from models.grade_math import Column, GradedWork, Mark, class_percentage, counted_work
 from resolvers import audit
 from resolvers.pagination import page_size
 from resolvers.policy import require_teacher_visible
@@ -115,11 +124,16 @@ class AttentionEntry(DocumentPart):
 
 class AssignmentEntry(DocumentPart):
     id: int
+    class_id: int
     title: str
     category: AssignmentCategory
     max_score: float
     weight: float
     due_at: datetime | None
+    published: bool
+    description: str | None
+    created_at: datetime
+    grading_period_id: int | None
 
 
 class PendingGradingEntry(DocumentPart):
@@ -266,16 +280,17 @@ async def _class_entries(session: AsyncSession, classes: list[Class]) -> tuple[C
     graded = (
         await session.execute(
             select(
-                Assignment.class_id, Grade.student_id, Assignment.category, Grade.score, Assignment.max_score
+                Assignment.class_id, Grade.student_id, Assignment.category, Assignment.max_score,
+                Grade.score, Grade.status, Grade.late_penalty,
             )
             .join(Grade, Grade.assignment_id == Assignment.id)
             .join(
                 Enrollment,
                 and_(Enrollment.class_id == Assignment.class_id, Enrollment.student_id == Grade.student_id),
             )
-            .where(Assignment.class_id.in_(class_ids), Grade.score.is_not(None), _active)
+            .where(Assignment.class_id.in_(class_ids), Assignment.archived_at.is_(None), _active)
         )
-    ).all()
+    ).all()  # fmt: skip
     weights = await category_weights(session, set(class_ids))
     attendance = (
         await session.execute(
@@ -292,9 +307,12 @@ async def _class_entries(session: AsyncSession, classes: list[Class]) -> tuple[C
         )
     ).all()
     work: defaultdict[int, defaultdict[int, list[GradedWork]]] = defaultdict(lambda: defaultdict(list))
-    for class_id, student_id, category, score, max_score in graded:
-        if score is not None:
-            work[class_id][student_id].append(GradedWork(category, score, max_score))
+    for class_id, student_id, category, max_score, score, grade_status, penalty in graded:
+        item = counted_work(
+            Column(category, max_score, None), Mark(score, grade_status, penalty), ungraded_as_zero=False
+        )
+        if item is not None:
+            work[class_id][student_id].append(item)
     attended: defaultdict[int, int] = defaultdict(int)
     counted: defaultdict[int, int] = defaultdict(int)
     for class_id, status, count in attendance:
@@ -380,8 +398,10 @@ async def _needing_attention(session: AsyncSession, class_ids: list[int]) -> tup
 async def _pending_grading(
     session: AsyncSession, class_ids: list[int], now: datetime
 ) -> tuple[PendingGradingEntry, ...]:
-    """Past-due assignments and how many of the class's active students have no score yet."""
-    enrolled, scored = func.count(Enrollment.id), func.count(Grade.score)
+    """Past-due assignments and how many of the class's active students have no grade yet (no
+    score, and not marked EXCUSED or MISSING)."""
+    decided = or_(Grade.score.is_not(None), Grade.status.in_([GradeStatus.EXCUSED, GradeStatus.MISSING]))
+    enrolled, scored = func.count(Enrollment.id), func.count(case((decided, 1)))
     rows = (
         await session.execute(
             select(Assignment, enrolled - scored)
@@ -389,7 +409,9 @@ async def _pending_grading(
             .outerjoin(
                 Grade, and_(Grade.assignment_id == Assignment.id, Grade.student_id == Enrollment.student_id)
             )
-            .where(Assignment.class_id.in_(class_ids), Assignment.due_at <= now)
+            .where(
+                Assignment.class_id.in_(class_ids), Assignment.due_at <= now, Assignment.archived_at.is_(None)
+            )
             .group_by(Assignment.id)
             .having(enrolled > scored)
             .order_by(Assignment.due_at, Assignment.id)
@@ -400,11 +422,16 @@ async def _pending_grading(
         PendingGradingEntry(
             assignment=AssignmentEntry(
                 id=a.id,
+                class_id=a.class_id,
                 title=a.title,
                 category=a.category,
                 max_score=a.max_score,
                 weight=a.weight,
                 due_at=a.due_at,
+                published=a.published,
+                description=a.description,
+                created_at=a.created_at,
+                grading_period_id=a.grading_period_id,
             ),
             class_id=a.class_id,
             ungraded_count=ungraded,

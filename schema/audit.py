@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 from models import AuditEntry as AuditEntryModel
 from resolvers import audit
 from resolvers.ids import decode_id, encode_id
-from schema.base import Connection, Info, Node, connection_from_page
+from schema.base import Connection, Info, Node, connection_of
 
 
 @strawberry.type(description="Who did what, when, from where. Nobody can change it through the API.")
@@ -54,9 +54,4 @@ class AuditQueries:
         page = await audit.entries(
             info.context, first=first, after=after, subject_type=subject_type, subject_id=subject_pk
         )
-        return connection_from_page(
-            [AuditEntry.from_model(e) for e in page.items],
-            page.cursors,
-            total_count=page.total_count,
-            has_next_page=page.has_next_page,
-        )
+        return connection_of(page, AuditEntry.from_model)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 import strawberry
 
 from context import Context
 from errors import Problem
+from resolvers.pagination import Page
 
 
 @strawberry.interface(description="An object with a global id (Relay).")
@@ -32,6 +33,7 @@ class PageInfo:
 
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @strawberry.type
@@ -74,6 +76,16 @@ def connection_from_page(
             end_cursor=cursors[-1] if cursors else None,
         ),
         edges=edges,
+    )
+
+
+def connection_of(page: Page[R], node: Callable[[R], T]) -> Connection[T]:
+    """The Connection of a resolver's page, each of its items shown as `node` makes it."""
+    return connection_from_page(
+        [node(item) for item in page.items],
+        page.cursors,
+        total_count=page.total_count,
+        has_next_page=page.has_next_page,
     )
 
 

@@ -60,10 +60,7 @@ class Message(Node):
 
     @strawberry.field(description="Null when the author's account is gone.")
     async def author(self, info: Info) -> User | None:
-        if self.author_id is None:
-            return None
-        user = await info.context.loaders.user_by_id.load(self.author_id)
-        return User.from_model(user) if user else None
+        return await User.by_id(info, self.author_id)
 
     @strawberry.field(description="The message this one answers (a thread), if any.")
     async def reply_to(self, info: Info) -> Message | None:

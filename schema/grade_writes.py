@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import strawberry
 
+from models.enums import GradeStatus  # a GraphQL enum: registered by schema.enums
 from resolvers import grade_writes
 from resolvers.grade_writes import GradeInput, WrittenGrade
 from resolvers.ids import encode_id
 from schema.base import Info, UserError, user_errors
 from schema.live_grading import CellLock, Grade, GradeCell, global_assignment_id
+
+STATUS = "The cell's status after the write; NONE if not given. EXCUSED and MISSING carry no score."
+LATE_PENALTY = "LATE only: the percent (0-100) of the score taken off."
+COMMENT = "Not given or null: the comment stays; an empty one removes it."
 
 
 @strawberry.input
@@ -20,6 +25,9 @@ class UpdateGradeInput:
     expected_version: int | None = strawberry.field(
         default=None, description="The version the editor saw; a stale one gives VERSION_CONFLICT."
     )
+    status: GradeStatus | None = strawberry.field(default=None, description=STATUS)
+    comment: str | None = strawberry.field(default=None, description=COMMENT)
+    late_penalty: float | None = strawberry.field(default=None, description=LATE_PENALTY)
 
 
 @strawberry.input
@@ -28,6 +36,9 @@ class GradeUpdateItem:
     assignment_id: strawberry.ID
     score: float | None
     expected_version: int | None = None
+    status: GradeStatus | None = strawberry.field(default=None, description=STATUS)
+    comment: str | None = strawberry.field(default=None, description=COMMENT)
+    late_penalty: float | None = strawberry.field(default=None, description=LATE_PENALTY)
 
 
 @strawberry.input
@@ -54,7 +65,15 @@ class BulkUpdateGradesPayload:
 
 
 def _grade_input(item: UpdateGradeInput | GradeUpdateItem) -> GradeInput:
-    return GradeInput(str(item.student_id), str(item.assignment_id), item.score, item.expected_version)
+    return GradeInput(
+        str(item.student_id),
+        str(item.assignment_id),
+        item.score,
+        item.expected_version,
+        status=item.status,
+        late_penalty=item.late_penalty,
+        comment=item.comment,
+    )
 
 
 def _grade_of(written: WrittenGrade) -> Grade:
@@ -62,7 +81,11 @@ def _grade_of(written: WrittenGrade) -> Grade:
     return Grade(
         id=strawberry.ID(encode_id("Grade", grade.id)),
         score=grade.score,
+        adjusted_score=grade.adjusted_score,
         letter=written.letter,
+        status=grade.status,
+        late_penalty=grade.late_penalty,
+        comment=grade.comment,
         version=grade.version,
         updated_at=grade.updated_at,
         updated_by_id=grade.updated_by_id,
@@ -74,7 +97,11 @@ def _cell_of(written: WrittenGrade) -> GradeCell:
     return GradeCell(
         assignment_id=global_assignment_id(grade.assignment_id),
         score=grade.score,
+        adjusted_score=grade.adjusted_score,
         letter=written.letter,
+        status=grade.status,
+        late_penalty=grade.late_penalty,
+        comment=grade.comment,
         version=grade.version,
         lock=CellLock.from_lock(written.lock) if written.lock else None,
         student_pk=grade.student_id,
@@ -85,7 +112,7 @@ def _cell_of(written: WrittenGrade) -> GradeCell:
 @strawberry.type
 class GradeWriteMutations:
     @strawberry.mutation(
-        description="Writes one cell (VERSION_CONFLICT, CELL_LOCKED and INVALID are userErrors)."
+        description="Writes one cell (VERSION_CONFLICT, CELL_LOCKED, INVALID and TERM_CLOSED are userErrors)."
     )
     async def update_grade(self, info: Info, input: UpdateGradeInput) -> UpdateGradePayload:
         result = await grade_writes.update_grade(info.context, _grade_input(input))

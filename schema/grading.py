@@ -1,9 +1,9 @@
-"""The gradebook as the API shows it: assignments, the sheet with its final grades, a cell's
-history, and the final grades' calculation.
+"""The gradebook as the API shows it: the sheet with its term, category weights and final
+grades, a cell's history, and the final grades' calculation.
 
 The API's grading roots are composed here from the modules of the resolvers they show:
-schema.reports (exports), schema.grade_writes (writes) and schema.live_grading (locks,
-presence, live events); schema.root takes them from here.
+schema.assignments (columns and weights), schema.reports (exports), schema.grade_writes
+(writes) and schema.live_grading (locks, presence, live events); schema.root takes them from here.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ from datetime import datetime
 
 import strawberry
 
-from models import Assignment as AssignmentModel
 from resolvers import grading
-from resolvers.grading import Cell, FinalResult
+from resolvers.grading import Cell
 from schema.academics import Class, StudentSummary
-from schema.base import Info, Node, UserError
-from schema.enums import AssignmentCategory
+from schema.assignments import Assignment, AssignmentMutations, CategoryWeight
+from schema.base import Info, UserError, user_errors
 from schema.grade_writes import GradeWriteMutations
 from schema.live_grading import (
     CellLock,
@@ -28,42 +27,10 @@ from schema.live_grading import (
     global_assignment_id,
 )
 from schema.reports import ReportMutations
+from schema.student_grades import FINAL_GRADE_RULE, FinalGrade
+from schema.terms import Term
 from schema.users import User
 from subscriptions.editors import editor_entries
-
-
-@strawberry.type
-class Assignment(Node):
-    title: str
-    category: AssignmentCategory
-    max_score: float
-    weight: float
-    due_at: datetime | None
-
-    @classmethod
-    def from_model(cls, row: AssignmentModel) -> Assignment:
-        return cls(
-            id=global_assignment_id(row.id),
-            title=row.title,
-            category=row.category,
-            max_score=row.max_score,
-            weight=row.weight,
-            due_at=row.due_at,
-        )
-
-
-@strawberry.type
-class FinalGrade:
-    percentage: float | None
-    letter: str | None
-    grade_points: float | None
-
-    @classmethod
-    def of(cls, result: FinalResult) -> FinalGrade:
-        return cls(percentage=result.percentage, letter=result.letter, grade_points=result.grade_points)
-
-
-FINAL_GRADE_RULE = "By category weights; work past due and ungraded counts as zero, work not yet due doesn't."
 
 
 @strawberry.type
@@ -76,7 +43,10 @@ class GradebookRow:
 @strawberry.type
 class Gradebook:
     class_: Class = strawberry.field(name="class")
-    assignments: list[Assignment]
+    term: Term
+    closed: bool = strawberry.field(description="The term is closed: the sheet is read-only.")
+    category_weights: list[CategoryWeight]
+    assignments: list[Assignment] = strawberry.field(description="The columns: not archived, by due date.")
     rows: list[GradebookRow]
     editors: list[GradebookEditor]
 
@@ -86,7 +56,11 @@ def _cell_of(cell: Cell, student_pk: int, assignment_ids: dict[int, strawberry.I
     return GradeCell(
         assignment_id=assignment_ids[cell.assignment_id],
         score=cell.score,
+        adjusted_score=cell.adjusted_score,
         letter=cell.letter,
+        status=cell.status,
+        late_penalty=cell.late_penalty,
+        comment=cell.comment,
         version=cell.version,
         lock=CellLock.from_lock(cell.lock) if cell.lock else None,
         student_pk=student_pk,
@@ -103,10 +77,7 @@ class GradeHistoryEntry:
 
     @strawberry.field
     async def changed_by(self, info: Info) -> User | None:
-        if self.changed_by_id is None:
-            return None
-        user = await info.context.loaders.user_by_id.load(self.changed_by_id)
-        return User.from_model(user) if user else None
+        return await User.by_id(info, self.changed_by_id)
 
 
 @strawberry.input
@@ -136,6 +107,9 @@ class GradingQueries:
         assignment_ids = {a.id: global_assignment_id(a.id) for a in sheet.assignments}
         return Gradebook(
             class_=Class.from_model(sheet.klass),
+            term=Term.from_model(sheet.term),
+            closed=sheet.closed,
+            category_weights=[CategoryWeight(category=c, weight=w) for c, w in sheet.weights],
             assignments=[Assignment.from_model(a) for a in sheet.assignments],
             rows=[
                 GradebookRow(
@@ -162,12 +136,14 @@ class GradingQueries:
 
 
 @strawberry.type
-class GradingMutations(ReportMutations, GradeWriteMutations, LiveGradingMutations):
-    @strawberry.mutation
+class GradingMutations(AssignmentMutations, ReportMutations, GradeWriteMutations, LiveGradingMutations):
+    @strawberry.mutation(description="Stores the class's final grades (not in a closed term: TERM_CLOSED).")
     async def calculate_final_grades(
         self, info: Info, input: CalculateFinalGradesInput
     ) -> CalculateFinalGradesPayload:
-        results = await grading.calculate_final_grades(info.context, str(input.class_id))
+        calculated = await grading.calculate_final_grades(info.context, str(input.class_id))
+        if isinstance(calculated, list):
+            return CalculateFinalGradesPayload(final_grades=[], user_errors=user_errors(calculated))
         return CalculateFinalGradesPayload(
             final_grades=[
                 FinalGradeResult(
@@ -176,7 +152,7 @@ class GradingMutations(ReportMutations, GradeWriteMutations, LiveGradingMutation
                     letter=r.letter,
                     grade_points=r.grade_points,
                 )
-                for student, r in results
+                for student, r in calculated.results
             ],
             user_errors=[],
         )

@@ -1,5 +1,6 @@
 """Live grading as the API shows it: cell locks, who is editing (presence), and the
-gradebookEvents subscription with its events.
+gradebookEvents subscription with its events of grades, locks and editors (those of the roster
+are in `schema.roster_events`).
 
 The sheet's cell (GradeCell) and a grade (Grade) are defined here too: the events carry them,
 and this module cannot import schema.grading or schema.grade_writes, which show them as well
@@ -12,13 +13,26 @@ import contextlib
 import hashlib
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Annotated, assert_never
+from typing import Annotated
 
 import strawberry
 
+from models.enums import GradeStatus  # a GraphQL enum: registered by schema.enums
 from resolvers import live_grading
 from resolvers.ids import encode_id, encode_key
 from schema.base import Info, Node, OkPayload, UserError, user_errors
+from schema.roster_events import (
+    EVENT_ID,
+    AssignmentAdded,
+    AssignmentChanged,
+    AssignmentRemoved,
+    CategoryWeightsChanged,
+    StudentDropped,
+    StudentEnrolled,
+    TermStatusChanged,
+    event_id,
+    roster_event_of,
+)
 from schema.users import User
 from subscriptions import events
 from subscriptions.locks import CellLock as CellLockModel
@@ -42,11 +56,21 @@ class CellLock:
         return cls(holder=User.ref(lock.holder_id, lock.holder_name), expires_at=lock.expires_at)
 
 
+ADJUSTED = "What the score counts for: LATE less its penalty, MISSING 0, EXCUSED null."
+LETTER = "The adjusted score's letter."
+
+
 @strawberry.type(description="One student's grade for one assignment: a position of the sheet.")
 class GradeCell:
     assignment_id: strawberry.ID
     score: float | None
-    letter: str | None
+    adjusted_score: float | None = strawberry.field(description=ADJUSTED)
+    letter: str | None = strawberry.field(description=LETTER)
+    status: GradeStatus
+    late_penalty: float | None = strawberry.field(
+        description="LATE only: the percent of the score taken off."
+    )
+    comment: str | None
     version: int = strawberry.field(description="0 before the first grade; send it back as expectedVersion.")
     lock: CellLock | None
     student_pk: strawberry.Private[int]
@@ -64,7 +88,11 @@ class GradeCell:
 @strawberry.type
 class Grade(Node):
     score: float | None
-    letter: str | None
+    adjusted_score: float | None = strawberry.field(description=ADJUSTED)
+    letter: str | None = strawberry.field(description=LETTER)
+    status: GradeStatus
+    late_penalty: float | None
+    comment: str | None
     version: int
     updated_at: datetime
     updated_by_id: strawberry.Private[int | None]
@@ -117,13 +145,6 @@ class UnlockGradeCellPayload:
     user_errors: list[UserError]
 
 
-EVENT_ID = "Unique for each event; a repeat of the same event has the same id."
-
-
-def _event_id(kind: str, *parts: object) -> strawberry.ID:
-    return strawberry.ID(encode_key(kind, *parts))
-
-
 @strawberry.type
 class GradeUpdated:
     id: strawberry.ID = strawberry.field(description=EVENT_ID)
@@ -138,13 +159,17 @@ class GradeUpdated:
         grade, by = event.grade, event.by
         assignment_id = global_assignment_id(event.assignment_id)
         return cls(
-            id=_event_id("GradeUpdated", grade.id, grade.version),
+            id=event_id("GradeUpdated", grade.id, grade.version),
             student_id=global_student_id(event.student_id),
             assignment_id=assignment_id,
             grade=Grade(
                 id=strawberry.ID(encode_id("Grade", grade.id)),
                 score=grade.score,
+                adjusted_score=grade.adjusted_score,
                 letter=grade.letter,
+                status=grade.status,
+                late_penalty=grade.late_penalty,
+                comment=grade.comment,
                 version=grade.version,
                 updated_at=grade.updated_at,
                 updated_by_id=by.id,
@@ -152,7 +177,11 @@ class GradeUpdated:
             cell=GradeCell(
                 assignment_id=assignment_id,
                 score=grade.score,
+                adjusted_score=grade.adjusted_score,
                 letter=grade.letter,
+                status=grade.status,
+                late_penalty=grade.late_penalty,
+                comment=grade.comment,
                 version=grade.version,
                 lock=CellLock.from_lock(event.lock) if event.lock else None,
                 student_pk=event.student_id,
@@ -174,7 +203,7 @@ class CellLocked:
     def from_event(cls, event: events.CellLocked) -> CellLocked:
         lock = event.lock
         return cls(
-            id=_event_id("CellLocked", lock.student_id, lock.assignment_id, lock.expires_at.isoformat()),
+            id=event_id("CellLocked", lock.student_id, lock.assignment_id, lock.expires_at.isoformat()),
             student_id=global_student_id(lock.student_id),
             assignment_id=global_assignment_id(lock.assignment_id),
             holder=User.ref(lock.holder_id, lock.holder_name),
@@ -191,7 +220,7 @@ class CellUnlocked:
     @classmethod
     def from_event(cls, event: events.CellUnlocked) -> CellUnlocked:
         return cls(
-            id=_event_id("CellUnlocked", event.student_id, event.assignment_id, event.at.isoformat()),
+            id=event_id("CellUnlocked", event.student_id, event.assignment_id, event.at.isoformat()),
             student_id=global_student_id(event.student_id),
             assignment_id=global_assignment_id(event.assignment_id),
         )
@@ -206,7 +235,7 @@ class EditorsChanged:
     def from_event(cls, event: events.EditorsChanged) -> EditorsChanged:
         digest = hashlib.blake2b(event.model_dump_json().encode(), digest_size=12).hexdigest()
         return cls(
-            id=_event_id("EditorsChanged", digest),
+            id=event_id("EditorsChanged", digest),
             editors=[GradebookEditor.from_entry(entry) for entry in event.editors],
         )
 
@@ -219,19 +248,32 @@ class FinalGradesCalculated:
     @classmethod
     def from_event(cls, event: events.FinalGradesCalculated) -> FinalGradesCalculated:
         return cls(
-            id=_event_id("FinalGradesCalculated", event.class_id, event.at.isoformat()),
+            id=event_id("FinalGradesCalculated", event.class_id, event.at.isoformat()),
             class_id=strawberry.ID(encode_id("Class", event.class_id)),
         )
 
 
 GradebookEvent = Annotated[
-    GradeUpdated | CellLocked | CellUnlocked | EditorsChanged | FinalGradesCalculated,
+    GradeUpdated
+    | CellLocked
+    | CellUnlocked
+    | EditorsChanged
+    | FinalGradesCalculated
+    | AssignmentAdded
+    | AssignmentChanged
+    | AssignmentRemoved
+    | StudentEnrolled
+    | StudentDropped
+    | CategoryWeightsChanged
+    | TermStatusChanged,
     strawberry.union("GradebookEvent"),
 ]
 
 
-def event_of(event: events.GradebookEvent) -> GradebookEvent:
-    """A bus event as the GraphQL event; once per event and process (see `EventBus.subscribe`)."""
+def event_of(event: events.ClientGradebookEvent) -> GradebookEvent:
+    """A bus event as the GraphQL event; once per event and process (see `EventBus.subscribe`).
+    The channel's internal ClassTeachersChanged never gets here: `READER` keeps it for the
+    subscription, which checks it and shows no client anything of it."""
     if isinstance(event, events.GradeUpdated):
         return GradeUpdated.from_event(event)
     if isinstance(event, events.CellLocked):
@@ -242,7 +284,10 @@ def event_of(event: events.GradebookEvent) -> GradebookEvent:
         return EditorsChanged.from_event(event)
     if isinstance(event, events.FinalGradesCalculated):
         return FinalGradesCalculated.from_event(event)
-    assert_never(event)
+    return roster_event_of(event)
+
+
+READER = live_grading.GradebookReader(event_of)  # one for every subscription: see GradebookReader
 
 
 @strawberry.type
@@ -276,7 +321,7 @@ class LiveGradingSubscriptions:
         # Closed with the subscription, not when garbage collected: leaving the gradebook
         # (presence, locks) must not wait for the collector, nor outlive the app.
         gradebook_events: AsyncGenerator[GradebookEvent, None] = live_grading.gradebook_events(
-            info.context, class_id, event_of
+            info.context, class_id, READER
         )
         async with contextlib.aclosing(gradebook_events):
             async for event in gradebook_events:

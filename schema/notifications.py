@@ -11,7 +11,7 @@ import strawberry
 from models import Notification as NotificationModel
 from resolvers import notifications
 from resolvers.ids import encode_id
-from schema.base import Connection, Info, Node, UserError, connection_from_page, user_errors
+from schema.base import Connection, Info, Node, UserError, connection_of, user_errors
 
 
 @strawberry.type
@@ -58,12 +58,7 @@ class NotificationQueries:
         self, info: Info, first: int | None = None, after: str | None = None, unread_only: bool | None = None
     ) -> NotificationConnection:
         feed = await notifications.feed(info.context, first=first, after=after, unread_only=bool(unread_only))
-        page = connection_from_page(
-            [Notification.from_model(row) for row in feed.page.items],
-            feed.page.cursors,
-            total_count=feed.page.total_count,
-            has_next_page=feed.page.has_next_page,
-        )
+        page = connection_of(feed.page, Notification.from_model)
         return NotificationConnection(
             total_count=page.total_count,
             page_info=page.page_info,

@@ -12,7 +12,7 @@ from models import Assessment as AssessmentModel
 from resolvers import progress
 from resolvers.ids import encode_id
 from resolvers.progress import NewAssessment
-from schema.base import Connection, Info, Node, UserError, connection_from_page, user_errors
+from schema.base import Connection, Info, Node, UserError, connection_of, user_errors
 from schema.students import Student
 from schema.users import User
 
@@ -62,10 +62,7 @@ class Assessment(Node):
 
     @strawberry.field
     async def assessor(self, info: Info) -> User | None:
-        if self.assessor_id is None:
-            return None
-        user = await info.context.loaders.user_by_id.load(self.assessor_id)
-        return User.from_model(user) if user else None
+        return await User.by_id(info, self.assessor_id)
 
 
 @strawberry.type
@@ -80,12 +77,7 @@ class StudentProgress:
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Assessment]:
         page = await progress.assessments(info.context, self.student_id, first, after)
-        return connection_from_page(
-            [Assessment.from_model(row) for row in page.items],
-            page.cursors,
-            total_count=page.total_count,
-            has_next_page=page.has_next_page,
-        )
+        return connection_of(page, Assessment.from_model)
 
 
 @strawberry.input

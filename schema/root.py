@@ -11,20 +11,40 @@ from errors import BadInput, Unauthenticated
 from resolvers.nodes import load_node
 from resolvers.policy import EXPIRED
 from schema.academics import Class, Course, Teacher
+from schema.announcement_drafts import AnnouncementMutations
+from schema.announcements import AnnouncementQueries, AnnouncementSubscriptions
 from schema.attendance import AttendanceMutations
 from schema.audit import AuditQueries
 from schema.auth import AuthMutations
 from schema.base import Info, Node
+from schema.calendars import CalendarMutations, CalendarQueries
 from schema.chat import ChatMutations, ChatQueries, ChatSubscriptions
+from schema.classes import ClassMutations, ClassQueries
 from schema.coach import CoachMutations
+from schema.communication_history import CommunicationHistoryQueries
+from schema.courses import CourseMutations, CourseQueries
+from schema.enrollments import EnrollmentMutations
+from schema.fees import FeeMutations, FeeQueries
+from schema.finance_accounts import AccountQueries
 from schema.grading import GradingMutations, GradingQueries, GradingSubscriptions
+from schema.invoices import InvoiceMutations, InvoiceQueries
 from schema.notifications import NotificationMutations, NotificationQueries, NotificationSubscriptions
 from schema.overview import OverviewQueries
+from schema.password_reset import PasswordResetMutations
+from schema.payments import PaymentMutations, PaymentQueries
+from schema.people import PeopleMutations, PeopleQueries
+from schema.preferences import PreferenceMutations, PreferenceQueries
 from schema.progress import ProgressMutations, ProgressQueries
+from schema.roster_imports import RosterImportMutations, RosterImportQueries, RosterImportSubscriptions
 from schema.schedule import ScheduleQueries
+from schema.scholarships import ScholarshipMutations
+from schema.sessions import SessionMutations, SessionQueries
+from schema.sso import SsoMutations, SsoQueries
 from schema.student_dashboard import DashboardMutations, DashboardQueries, DashboardSubscriptions
 from schema.students import Student, StudentMutations, StudentQueries
 from schema.teacher_dashboard import TeacherDashboardQueries, TeacherDashboardSubscriptions
+from schema.templates import TemplateMutations, TemplateQueries
+from schema.terms import GradingPeriod, Term, TermMutations, TermQueries
 from schema.tutoring import TutoringMutations, TutoringQueries
 from schema.users import School, User
 
@@ -38,6 +58,8 @@ def _wrap_node(type_name: str, row: Any) -> Node:
         "Teacher": Teacher.from_model,
         "Class": Class.from_model,
         "Course": Course.from_model,
+        "Term": Term.from_model,
+        "GradingPeriod": GradingPeriod.from_model,
         "School": School.from_model,
     }
     node: Node = wrappers[type_name](row)
@@ -56,6 +78,23 @@ class Mutation(
     TutoringMutations,
     ProgressMutations,
     AttendanceMutations,
+    TermMutations,
+    CourseMutations,
+    FeeMutations,
+    InvoiceMutations,
+    PaymentMutations,
+    ScholarshipMutations,
+    ClassMutations,
+    EnrollmentMutations,
+    PeopleMutations,
+    RosterImportMutations,
+    CalendarMutations,
+    SessionMutations,
+    TemplateMutations,
+    PreferenceMutations,
+    PasswordResetMutations,
+    SsoMutations,
+    AnnouncementMutations,
 ):
     pass
 
@@ -67,6 +106,8 @@ class Subscription(
     GradingSubscriptions,
     NotificationSubscriptions,
     TeacherDashboardSubscriptions,
+    RosterImportSubscriptions,
+    AnnouncementSubscriptions,
 ):
     pass
 
@@ -84,6 +125,22 @@ class Query(
     TutoringQueries,
     ProgressQueries,
     ScheduleQueries,
+    TermQueries,
+    CourseQueries,
+    FeeQueries,
+    InvoiceQueries,
+    PaymentQueries,
+    AccountQueries,
+    ClassQueries,
+    PeopleQueries,
+    RosterImportQueries,
+    CalendarQueries,
+    SessionQueries,
+    TemplateQueries,
+    PreferenceQueries,
+    SsoQueries,
+    AnnouncementQueries,
+    CommunicationHistoryQueries,
 ):
     @strawberry.field(description="The signed-in user, or null when nobody is signed in.")
     async def me(self, info: Info) -> User | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 import strawberry
 from starlette.datastructures import UploadFile
@@ -13,7 +13,6 @@ from errors import Forbidden, Problem
 from models import Enrollment as EnrollmentModel
 from models import StudentProfile
 from models import User as UserModel
-from models.grade_math import letter_grade
 from resolvers import students
 from resolvers.ids import decode_id_of, encode_id
 from resolvers.policy import Relation, relation_to_student
@@ -22,8 +21,8 @@ from resolvers.students import StudentFilter as FilterArgs
 from resolvers.students import StudentOrder as OrderArgs
 from resolvers.students import StudentRow
 from resolvers.timeline import timeline as load_timeline
-from schema.academics import Class
 from schema.base import Connection, Edge, Info, Node, PageInfo, UserError, connection_from_page, user_errors
+from schema.enrollments import Enrollment
 from schema.enums import (
     AcademicStanding,
     BulkStudentActionKind,
@@ -33,47 +32,16 @@ from schema.enums import (
     StudentStatus,
     TimelineKind,
 )
+from schema.finance_accounts import StudentFinanceFields
+from schema.scholarships import StudentScholarshipFields
+from schema.student_grades import StudentGradeFields
+from schema.student_record import StudentRecordFields
+from schema.student_transcript import StudentTranscriptFields
 from schema.users import User
 from stores.media import sign_url
 
 ANALYTICS_RELATIONS = frozenset({Relation.SCHOOL, Relation.TEACHER, Relation.MENTOR})
 GOOD_STANDING_GPA, WARNING_GPA = 2.0, 1.5
-
-
-@strawberry.type
-class GradeSummary:
-    percentage: float | None
-    letter: str | None
-
-
-@strawberry.type
-class Enrollment:
-    class_id: strawberry.Private[int]
-    student_id: strawberry.Private[int]
-    school_id: strawberry.Private[int]
-
-    @strawberry.field(name="class")
-    async def class_(self, info: Info) -> Class:
-        return Class.from_model(await info.context.loaders.class_by_id.load_existing(self.class_id))
-
-    @strawberry.field(description="The weighted percentage of the graded work so far, and its letter.")
-    async def current_grade(self, info: Info) -> GradeSummary:
-        loaders = info.context.loaders
-        percentage = await loaders.current_percentage.load((self.class_id, self.student_id))
-        if percentage is None:
-            return GradeSummary(percentage=None, letter=None)
-        school = await loaders.school_by_id.load_existing(self.school_id)
-        return GradeSummary(percentage=percentage, letter=letter_of(percentage, school.grading_scale))
-
-    @strawberry.field(
-        description="Share of class meetings attended (present or late); excused ones don't count."
-    )
-    async def attendance_rate(self, info: Info) -> float | None:
-        return await info.context.loaders.attendance_rate.load((self.class_id, self.student_id))
-
-
-def letter_of(percentage: float, scale: list[dict[str, Any]]) -> str:
-    return letter_grade(percentage, scale).letter
 
 
 @strawberry.type
@@ -117,14 +85,18 @@ class TimelineEvent:
 
     @strawberry.field
     async def actor(self, info: Info) -> User | None:
-        if self.actor_id is None:
-            return None
-        user = await info.context.loaders.user_by_id.load(self.actor_id)
-        return User.from_model(user) if user else None
+        return await User.by_id(info, self.actor_id)
 
 
 @strawberry.type
-class Student(Node):
+class Student(
+    StudentRecordFields,
+    StudentGradeFields,
+    StudentTranscriptFields,
+    StudentFinanceFields,
+    StudentScholarshipFields,
+    Node,
+):
     name: str
     email: str
     student_number: str

@@ -13,9 +13,9 @@ from resolvers import teacher_dashboard
 from resolvers.ids import encode_id
 from resolvers.teacher_dashboard import AssignmentEntry, SessionEntry, TeacherDashboardDocument
 from schema.academics import Class, StudentSummary, Teacher
+from schema.assignments import Assignment
 from schema.base import Info
 from schema.enums import RiskLevel
-from schema.grading import Assignment
 from schema.tutoring import TutoringSession, money
 
 
@@ -79,6 +79,12 @@ def _assignment(entry: AssignmentEntry) -> Assignment:
         max_score=entry.max_score,
         weight=entry.weight,
         due_at=entry.due_at,
+        published=entry.published,
+        description=entry.description,
+        created_at=entry.created_at,
+        archived_at=None,
+        class_pk=entry.class_id,
+        grading_period_pk=entry.grading_period_id,
     )
 
 

@@ -14,19 +14,24 @@ from models import (
     Course,
     CoursePrerequisite,
     Enrollment,
+    EnrollmentChange,
     FinalGrade,
+    GradingPeriod,
     MeetingTime,
     School,
     Term,
 )
-from models.enums import EnrollmentStatus
+from models.enums import EnrollmentStatus, TermStatus
 from models.grade_math import letter_grade
 from models.schools import DEFAULT_GRADING_SCALE
-from seed.calendar import PERIODS, utc
+from seed.calendar import PERIODS, TermSpec, utc
 from seed.grades import clamp
 from seed.planning import offered_courses
 from seed.world import Pupil, Section, World
 from seed.writer import Row, Writer
+
+CLASS_SEATS = 30  # a class's capacity, or its size where the plan put more students in it
+FINAL_GRADES_AT = utc(2026, 6, 15, 18)  # when last term's final grades were calculated (template)
 
 
 async def create_school(db: Writer, world: World) -> None:
@@ -44,12 +49,29 @@ async def create_school(db: Writer, world: World) -> None:
 
 async def create_catalog(db: Writer, world: World) -> None:
     """The terms, the courses and their prerequisites."""
+    last, current = world.calendar.last_term, world.calendar.term
     terms: list[Row] = [
-        {"school_id": world.school_id, "name": t.name, "starts_on": t.starts_on, "ends_on": t.ends_on}
-        for t in (world.calendar.last_term, world.calendar.term)
+        {
+            "school_id": world.school_id,
+            "name": t.name,
+            "starts_on": t.starts_on,
+            "ends_on": t.ends_on,
+            # Last term was closed when its final grades were calculated (create_enrollments).
+            "status": TermStatus.CLOSED if t is last else TermStatus.OPEN,
+            "closed_at": world.calendar.moment(FINAL_GRADES_AT) if t is last else None,
+        }
+        for t in (last, current)
     ]
     term_ids = await db.insert_returning_ids(Term, terms, key=("name",))
     world.term_ids = {row["name"]: term_id for row, term_id in zip(terms, term_ids, strict=True)}
+    await db.insert(
+        GradingPeriod,
+        [
+            {"school_id": world.school_id, "term_id": world.term_ids[t.name], **period}
+            for t in (last, current)
+            for period in halves(t)
+        ],
+    )
     courses = [course for dept in world.spec.departments for course in offered_courses(world.spec, dept)]
     rows = [
         {
@@ -74,6 +96,19 @@ async def create_catalog(db: Writer, world: World) -> None:
     )
 
 
+def halves(term: TermSpec) -> list[Row]:
+    """A term's two grading periods: its first and second half."""
+    middle = term.starts_on + (term.ends_on - term.starts_on) / 2
+    return [
+        {"name": f"{term.name}, first half", "starts_on": term.starts_on, "ends_on": middle},
+        {
+            "name": f"{term.name}, second half",
+            "starts_on": middle + timedelta(days=1),
+            "ends_on": term.ends_on,
+        },
+    ]
+
+
 async def create_classes(db: Writer, world: World) -> None:
     """Both terms' classes with their teachers and meeting times; this term's category weights."""
     sections = world.past_sections + world.sections
@@ -84,6 +119,7 @@ async def create_classes(db: Writer, world: World) -> None:
             "term_id": world.term_ids[section.term.name],
             "title": section.title,
             "room": section.teacher.room,
+            "capacity": max(CLASS_SEATS, len(section.students)),
         }
         for section in sections
     ]
@@ -129,7 +165,7 @@ async def create_classes(db: Writer, world: World) -> None:
 async def create_enrollments(db: Writer, world: World) -> None:
     """Active enrollments this term; completed ones last term, with their final grades."""
     rng, moment = world.rng, world.calendar.moment
-    rows = [
+    rows: list[Row] = [
         {
             "class_id": section.id,
             "student_id": pupil.member.id,
@@ -149,8 +185,28 @@ async def create_enrollments(db: Writer, world: World) -> None:
         for section in world.past_sections
         for pupil in section.students
     ]
-    await db.insert(Enrollment, rows)
-    graded = moment(utc(2026, 6, 15, 18))
+    enrollment_ids = await db.insert_returning_ids(Enrollment, rows, key=("class_id", "student_id"))
+    graded = moment(FINAL_GRADES_AT)
+    history = [
+        {
+            "enrollment_id": enrollment_id,
+            "status": EnrollmentStatus.ACTIVE,
+            "effective_date": row["enrolled_at"].date(),
+            "changed_at": row["enrolled_at"],
+        }
+        for row, enrollment_id in zip(rows, enrollment_ids, strict=True)
+    ]
+    history += [
+        {
+            "enrollment_id": enrollment_id,
+            "status": EnrollmentStatus.COMPLETED,
+            "effective_date": world.calendar.last_term.ends_on,
+            "changed_at": graded,
+        }
+        for row, enrollment_id in zip(rows, enrollment_ids, strict=True)
+        if row["status"] == EnrollmentStatus.COMPLETED
+    ]
+    await db.insert(EnrollmentChange, history)
     await db.insert(
         FinalGrade,
         [

@@ -4,7 +4,8 @@ teacher profiles, and the links of guardians and mentors to the students they lo
 
 from __future__ import annotations
 
-from models import GuardianLink, MentorLink, StudentProfile, TeacherProfile, User
+from models import EmergencyContact, GuardianLink, MentorLink, StudentProfile, TeacherProfile, User
+from models.enums import UserStatus
 from seed.calendar import utc
 from seed.world import World
 from seed.writer import Writer
@@ -20,7 +21,7 @@ async def create_people(db: Writer, world: World, password_hash: str) -> None:
             "password_hash": password_hash,
             "role": member.role,
             "tier": member.tier,
-            "is_active": member.active,
+            "status": UserStatus.ACTIVE if member.active else UserStatus.DEACTIVATED,
             "created_at": member.joined,
         }
         for member in world.members
@@ -62,7 +63,27 @@ async def create_links(db: Writer, world: World) -> None:
     await db.insert(
         GuardianLink,
         [
-            {"guardian_id": guardian.id, "student_id": child.member.id, "relationship": "mother"}
+            {
+                "guardian_id": guardian.id,
+                "student_id": child.member.id,
+                "relationship": "mother",
+                "linked_at": linked,
+            }
+            for guardian, child in world.guardian_links
+        ],
+    )
+    # The guardian is the first person to call; the number is one of the 555-01xx fictional ones.
+    await db.insert(
+        EmergencyContact,
+        [
+            {
+                "student_id": child.member.id,
+                "position": 0,
+                "name": guardian.name,
+                "relationship": "mother",
+                "phone": f"+1 202-555-01{int(child.number[-2:]) % 100:02d}",
+                "email": guardian.email,
+            }
             for guardian, child in world.guardian_links
         ],
     )

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, NamedTuple, TypeVar, overload
 
@@ -47,7 +47,9 @@ class RedisPubSubBackend(BroadcastBackend):
     published while it was cut off are lost (at-most-once, see the module docstring).
 
     It publishes through the app's client (its pool) and holds one connection of that pool
-    for the subscription, whatever the number of channels and subscribers.
+    for the subscription, whatever the number of channels and subscribers. redis-py's PubSub
+    opens that connection on its first command: two SUBSCRIBEs at once would each open one,
+    and only the last would be read, so `_lock` lets one command through at a time.
     """
 
     RETRY_SECONDS = 0.5
@@ -59,6 +61,7 @@ class RedisPubSubBackend(BroadcastBackend):
         self._has_channels = asyncio.Event()
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._listener: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
 
     async def connect(self) -> None:
         """Starts the listener; it connects by itself, so a Redis that is down does not stop the app."""
@@ -73,16 +76,25 @@ class RedisPubSubBackend(BroadcastBackend):
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
         with contextlib.suppress(*CONNECTION_ERRORS):  # the listener subscribes again once Redis is back
-            await self._pubsub.subscribe(channel)
+            async with self._lock:
+                await self._pubsub.subscribe(channel)
         self._has_channels.set()
 
     async def unsubscribe(self, channel: str) -> None:
         self._channels.discard(channel)
         with contextlib.suppress(*CONNECTION_ERRORS):
-            await self._pubsub.unsubscribe(channel)
+            async with self._lock:
+                await self._pubsub.unsubscribe(channel)
 
     async def publish(self, channel: str, message: Any) -> None:
         await self._conn.publish(channel, message)
+
+    async def publish_many(self, messages: Sequence[tuple[str, str]]) -> None:
+        """All in one pipelined round trip (not a transaction: each PUBLISH stands alone)."""
+        async with self._conn.pipeline(transaction=False) as pipe:
+            for channel, message in messages:
+                pipe.publish(channel, message)
+            await pipe.execute()
 
     async def next_published(self) -> Event:
         return await self._queue.get()
@@ -94,7 +106,8 @@ class RedisPubSubBackend(BroadcastBackend):
                 await self._has_channels.wait()
             try:
                 if not self._pubsub.subscribed:
-                    await self._pubsub.subscribe(*self._channels)
+                    async with self._lock:
+                        await self._pubsub.subscribe(*self._channels)
                 message = await self._pubsub.get_message(timeout=1.0)
             except CONNECTION_ERRORS as error:
                 log.warning("redis pub/sub unreachable (%s); retrying", type(error).__name__)
@@ -139,6 +152,7 @@ class EventBus:
         self._adapters: dict[type[Any], TypeAdapter[Any]] = {}
         self._memos: dict[int, dict[Hashable, Any]] = {}
         self._listener: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
 
     async def connect(self) -> None:
         await self._backend.connect()
@@ -161,6 +175,19 @@ class EventBus:
             await self._backend.publish(channel, event.model_dump_json())
         except CONNECTION_ERRORS as error:
             log.warning("event on %s not published: %s", channel, type(error).__name__)
+
+    async def publish_many(self, events: Sequence[tuple[str, BaseModel]]) -> None:
+        """`publish` for many events at once (an announcement's recipients): over Redis one round
+        trip for them all instead of one each; best effort in the same way."""
+        messages = [(channel, event.model_dump_json()) for channel, event in events]
+        try:
+            if isinstance(self._backend, RedisPubSubBackend):
+                await self._backend.publish_many(messages)
+            else:
+                for channel, message in messages:
+                    await self._backend.publish(channel, message)
+        except CONNECTION_ERRORS as error:
+            log.warning("%d events not published: %s", len(messages), type(error).__name__)
 
     @overload
     def subscribe(

@@ -13,6 +13,11 @@ def user_notifications_channel(user_id: int) -> str:
     return f"user:{user_id}:notifications"
 
 
+def user_announcements_channel(user_id: int) -> str:
+    """New announcement copies of a user (their in-app delivery made): AnnouncementPublished."""
+    return f"user:{user_id}:announcements"
+
+
 def gradebook_channel(class_id: int) -> str:
     """Everything that happens in a class's gradebook: a GradebookEvent (told apart by `type`)."""
     return f"class:{class_id}:gradebook"
@@ -32,3 +37,8 @@ def teacher_dashboard_channel(teacher_id: int) -> str:
     """Something on a teacher's dashboard changed: TeacherDashboardChanged (subscribers
     assemble the new one)."""
     return f"teacher:{teacher_id}:dashboard"
+
+
+def roster_import_channel(import_id: int) -> str:
+    """A OneRoster import's progress: RosterImportProgressed."""
+    return f"roster-import:{import_id}:progress"

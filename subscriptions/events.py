@@ -11,11 +11,13 @@ carries `GradebookEvent`: several classes told apart by their `type` literal.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from models.base import utcnow
+from models.enums import GradeStatus
 from subscriptions.locks import CellLock
 
 
@@ -43,6 +45,16 @@ class NotificationAdded(Payload):
     notification_id: int
 
 
+# --- user_announcements_channel -----------------------------------------------------------------
+
+
+class AnnouncementPublished(Payload):
+    """A new announcement copy of the user, committed, its in-app delivery made: subscribers
+    read it from the database."""
+
+    communication_id: int
+
+
 # --- conversation_channel -----------------------------------------------------------------------
 
 
@@ -61,11 +73,15 @@ class UserRef(Payload):
 
 
 class GradeSnapshot(Payload):
-    """A grade as a write left it."""
+    """A grade as a write left it; `adjusted_score` and `letter` as it counts (its status)."""
 
     id: int
     score: float | None
+    adjusted_score: float | None = None
     letter: str | None
+    status: GradeStatus = GradeStatus.NONE
+    late_penalty: float | None = None
+    comment: str | None = None
     version: int
     updated_at: datetime
 
@@ -110,10 +126,99 @@ class FinalGradesCalculated(Payload):
     at: datetime
 
 
-GradebookEvent = Annotated[
-    GradeUpdated | CellLocked | CellUnlocked | EditorsChanged | FinalGradesCalculated,
-    Field(discriminator="type"),
-]
+class RosterEvent(Payload):
+    """A change of the gradebook's columns, rows, weights or term. `at` (set where it is
+    published) tells two changes of the same things apart."""
+
+    at: datetime = Field(default_factory=utcnow, description="When it was published.")
+
+
+class AssignmentAdded(RosterEvent):
+    """A new assignment (a column) of the class, committed: subscribers read it from the database."""
+
+    type: Literal["AssignmentAdded"] = "AssignmentAdded"
+    class_id: int
+    assignment_id: int
+    by: UserRef
+
+
+class AssignmentChanged(RosterEvent):
+    type: Literal["AssignmentChanged"] = "AssignmentChanged"
+    class_id: int
+    assignment_id: int
+    by: UserRef
+
+
+class AssignmentRemoved(RosterEvent):
+    """An assignment was archived: it leaves the sheet (its grades are kept)."""
+
+    type: Literal["AssignmentRemoved"] = "AssignmentRemoved"
+    class_id: int
+    assignment_id: int
+    by: UserRef
+
+
+class StudentEnrolled(RosterEvent):
+    type: Literal["StudentEnrolled"] = "StudentEnrolled"
+    class_id: int
+    enrollment_id: int
+    student: UserRef
+
+
+class StudentDropped(RosterEvent):
+    type: Literal["StudentDropped"] = "StudentDropped"
+    class_id: int
+    enrollment_id: int
+    student: UserRef
+    effective_date: date
+
+
+class CategoryWeightValue(Payload):
+    category: str = Field(description="An AssignmentCategory name.")
+    weight: float
+
+
+class CategoryWeightsChanged(RosterEvent):
+    type: Literal["CategoryWeightsChanged"] = "CategoryWeightsChanged"
+    class_id: int
+    weights: tuple[CategoryWeightValue, ...]
+
+
+class TermStatusChanged(RosterEvent):
+    """The class's term was closed (the sheet is read-only) or reopened."""
+
+    type: Literal["TermStatusChanged"] = "TermStatusChanged"
+    class_id: int
+    term_id: int
+    status: str = Field(description="A TermStatus name.")
+
+
+class ClassTeachersChanged(Payload):
+    """The class's teachers as a write left them. Internal: never shown to clients. Each open
+    gradebook checks its user against it and ends (FORBIDDEN) for a teacher no longer among them,
+    on every process (resolvers.live_grading)."""
+
+    type: Literal["ClassTeachersChanged"] = "ClassTeachersChanged"
+    class_id: int
+    teacher_ids: tuple[int, ...]
+
+
+# What the gradebookEvents subscription shows; the channel also carries ClassTeachersChanged.
+ClientGradebookEvent = (
+    GradeUpdated
+    | CellLocked
+    | CellUnlocked
+    | EditorsChanged
+    | FinalGradesCalculated
+    | AssignmentAdded
+    | AssignmentChanged
+    | AssignmentRemoved
+    | StudentEnrolled
+    | StudentDropped
+    | CategoryWeightsChanged
+    | TermStatusChanged
+)
+GradebookEvent = Annotated[ClientGradebookEvent | ClassTeachersChanged, Field(discriminator="type")]
 GRADEBOOK_EVENTS: TypeAdapter[GradebookEvent] = TypeAdapter(GradebookEvent)
 
 
@@ -129,3 +234,12 @@ class StudentDashboardChanged(Payload):
 
 class TeacherDashboardChanged(Payload):
     """Something on the teacher's dashboard changed: subscribers assemble the new one."""
+
+
+# --- roster_import_channel ----------------------------------------------------------------------
+
+
+class RosterImportProgressed(Payload):
+    """The import's progress, counts or status changed: subscribers read it from the database."""
+
+    import_id: int

@@ -42,9 +42,12 @@ class GraphQLClient:
         return data
 
 
-async def post_graphql(base_url: str, token: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-    """One operation against a real server, asserting there were no errors; its `data`."""
-    async with httpx.AsyncClient(base_url=base_url) as http:
+async def post_graphql(
+    base_url: str, token: str, query: str, variables: dict[str, Any], *, wait: float = 5.0
+) -> dict[str, Any]:
+    """One operation against a real server (`wait`: httpx's timeout, in seconds), asserting there
+    were no errors; its `data`."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=wait) as http:
         response = await http.post(
             "/graphql",
             json={"query": query, "variables": variables},
@@ -96,3 +99,13 @@ class TransportWSClient:
 
     async def close(self) -> None:
         await self.connection.close()
+
+
+async def next_gradebook_event(client: TransportWSClient, typename: str) -> dict[str, Any]:
+    """The next gradebookEvents event of this __typename, the others skipped (each within 5 s)."""
+    while True:
+        message = await client.receive(wait=5)
+        assert message["type"] == "next", message
+        event: dict[str, Any] = message["payload"]["data"]["gradebookEvents"]
+        if event["__typename"] == typename:
+            return event

@@ -31,6 +31,7 @@ from models.db import create_engine, create_session_factory
 from server import create_app
 from tests.clients import GraphQLClient
 from tests.factories import Factory
+from tests.smtp_sink import SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("DATABASE_URL")
@@ -182,6 +183,15 @@ def start_server(settings: Settings, tmp_path: Path) -> Iterator[object]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    """A real SMTP server on a free loopback port (tests/smtp_sink.py)."""
+    smtp = SmtpSink()
+    smtp.start()
+    yield smtp
+    smtp.stop()
 
 
 @pytest.fixture

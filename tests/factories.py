@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import insert
@@ -23,6 +23,7 @@ from models import (
     Enrollment,
     Grade,
     GuardianLink,
+    MeetingTime,
     MentorLink,
     School,
     StudentProfile,
@@ -146,6 +147,113 @@ class Factory:
             grade_level=10,
             cohort_year=2028,
         )
+
+    async def term(self, school: SchoolData, name: str, starts_on: date, ends_on: date) -> Term:
+        """An OPEN term of the school, without classes."""
+        async with self.session_factory.begin() as session:
+            term = Term(school_id=school.school.id, name=name, starts_on=starts_on, ends_on=ends_on)
+            session.add(term)
+        return term
+
+    async def course(self, school: SchoolData, code: str, credits: float) -> Course:
+        async with self.session_factory.begin() as session:
+            course = Course(
+                school_id=school.school.id, code=code, title=f"Course {code}", credits=Decimal(credits)
+            )
+            session.add(course)
+        return course
+
+    async def term_class(
+        self,
+        school: SchoolData,
+        term_id: int,
+        title: str,
+        *,
+        course: Course | None = None,
+        students: Sequence[User] = (),
+    ) -> Class:
+        """A class of the term (of `school.course` by default) taught by `school.teacher`, with
+        `students` ACTIVE in it."""
+        async with self.session_factory.begin() as session:
+            klass = Class(
+                school_id=school.school.id,
+                course_id=(course or school.course).id,
+                term_id=term_id,
+                title=title,
+            )
+            session.add(klass)
+            await session.flush()
+            session.add(ClassTeacher(class_id=klass.id, teacher_id=school.teacher.id, is_primary=True))
+            session.add_all(Enrollment(class_id=klass.id, student_id=student.id) for student in students)
+        return klass
+
+    async def graded(self, class_id: int, student: User, score: float, *, max_score: float = 10.0) -> int:
+        """A quiz of the class, due yesterday, and the student's score on it; the quiz's id."""
+        async with self.session_factory.begin() as session:
+            quiz = Assignment(
+                class_id=class_id, title=f"Quiz {next(_numbers)}", category=AssignmentCategory.QUIZ,
+                max_score=max_score, due_at=datetime.now(UTC) - timedelta(days=1),
+            )  # fmt: skip
+            session.add(quiz)
+            await session.flush()
+            session.add(Grade(assignment_id=quiz.id, student_id=student.id, score=score))
+        return quiz.id
+
+    async def students(self, school: SchoolData, names: Sequence[str]) -> list[User]:
+        """New students of the school (with student records), one per name."""
+        async with self.session_factory.begin() as session:
+            users = [
+                self._user(session, school.school, f"pupil{next(_numbers)}", Role.STUDENT) for _ in names
+            ]
+            for user, name in zip(users, names, strict=True):
+                user.name = name
+            await session.flush()
+            session.add_all(self._profile(school.school, user) for user in users)
+        return users
+
+    async def section(
+        self,
+        school: SchoolData,
+        title: str,
+        *,
+        term_id: int | None = None,
+        course: Course | None = None,
+        room: str | None = None,
+        capacity: int | None = None,
+        teachers: Sequence[User] | None = None,
+        students: Sequence[User] = (),
+        meetings: Sequence[tuple[int, time, time]] = (),
+    ) -> Class:
+        """A class (of `school.course`, in `school.klass`'s term, taught by `school.teacher` by
+        default) with its teachers (the first primary), ACTIVE students and weekly meetings."""
+        async with self.session_factory.begin() as session:
+            klass = Class(
+                school_id=school.school.id,
+                course_id=(course or school.course).id,
+                term_id=term_id or school.klass.term_id,
+                title=title,
+                room=room,
+                capacity=capacity,
+            )
+            session.add(klass)
+            await session.flush()
+            for index, teacher in enumerate(teachers if teachers is not None else [school.teacher]):
+                session.add(ClassTeacher(class_id=klass.id, teacher_id=teacher.id, is_primary=index == 0))
+            session.add_all(Enrollment(class_id=klass.id, student_id=student.id) for student in students)
+            session.add_all(
+                MeetingTime(class_id=klass.id, weekday=day, starts_at=start, ends_at=end)
+                for day, start, end in meetings
+            )
+        return klass
+
+    async def empty_school(self, slug: str) -> tuple[School, User]:
+        """A school with nothing in it but one staff account (who may import into it)."""
+        async with self.session_factory.begin() as session:
+            school = School(name=f"{slug.title()} School", slug=slug)
+            session.add(school)
+            await session.flush()
+            staff = self._user(session, school, "staff", Role.STAFF)
+        return school, staff
 
 
 @dataclass

@@ -18,6 +18,9 @@ PREFLIGHT_HEADERS = (
     "graphql-preflight",
     "x-requested-with",
 )
+# Form posts from other systems, not browsers, each checked by its sender's signature
+# (web/webhooks.py): no CSRF check, but the size limits.
+SIGNED_FORM_PATHS = ("/webhooks/",)
 
 
 class BodyTooLarge(Exception):
@@ -95,7 +98,9 @@ class RequestGuard:
             return
         headers = Headers(scope=scope)
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type in SIMPLE_CONTENT_TYPES and not any(name in headers for name in PREFLIGHT_HEADERS):
+        signed_form = str(scope["path"]).startswith(SIGNED_FORM_PATHS)
+        preflighted = any(name in headers for name in PREFLIGHT_HEADERS)
+        if content_type in SIMPLE_CONTENT_TYPES and not preflighted and not signed_form:
             message = (
                 "This content type needs a preflight-forcing header such as Apollo-Require-Preflight: true."
             )

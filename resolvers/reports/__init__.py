@@ -19,26 +19,23 @@ and renders take turns within a process: from async code call them with `asyncio
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 
 from errors import Forbidden
-from loaders.academics import EMPTY_RECORD, academic_records
-from models import Class, Course, Enrollment, FinalGrade, School, Term
+from models import Term
 from models.base import utcnow
-from models.enums import EnrollmentStatus
 from resolvers import audit
 from resolvers.grading import sheet
-from resolvers.policy import Relation, require_user
+from resolvers.policy import require_user
 from resolvers.reports.gradebook import GradebookSheet, SheetAssignment, SheetRow, gradebook_pdf
 from resolvers.reports.spreadsheets import gradebook_csv
-from resolvers.reports.transcripts import Transcript, TranscriptCourse, TranscriptTerm, transcript_pdf
+from resolvers.reports.transcripts import printed_transcript, transcript_pdf
 from resolvers.students import get_student
+from resolvers.transcripts import NOT_A_READER, TRANSCRIPT_READERS, transcript_of
 from stores.media import MediaStore, sign_url
 
 if TYPE_CHECKING:
@@ -47,7 +44,6 @@ if TYPE_CHECKING:
 __all__ = ["export_gradebook", "generate_transcript"]
 
 LINK_SECONDS = 900
-TRANSCRIPT_READERS = frozenset({Relation.SELF, Relation.GUARDIAN, Relation.SCHOOL})
 
 
 async def _store_and_sign(
@@ -117,33 +113,20 @@ async def export_gradebook(ctx: Context, class_global_id: str, file_format: str)
 
 
 async def generate_transcript(ctx: Context, student_global_id: str) -> tuple[str, datetime]:
-    """The student, their guardians and the school's staff may have a transcript made."""
+    """The student, their guardians and the school's staff may have a transcript made: the
+    transcript as data (`resolvers.transcripts`), closed terms with their frozen final grades."""
     require_user(ctx)
     student, profile, relation = await get_student(ctx, student_global_id)
     if relation not in TRANSCRIPT_READERS:
-        raise Forbidden("Transcripts are for the student, their guardians and school staff.")
-    async with ctx.session_factory() as session:
-        school = await session.get(School, profile.school_id)
-        assert school is not None
-        finished = (await session.execute(_finished_courses(student.id))).all()
-        current = (await session.execute(_current_courses(student.id))).all()
-        record = (await academic_records(session, [student.id])).get(student.id, EMPTY_RECORD)
-    terms: defaultdict[tuple[date, str], list[TranscriptCourse]] = defaultdict(list)
-    for name, starts, code, title, credits, letter, points in finished:
-        terms[(starts, name)].append(TranscriptCourse(code, title, float(credits), letter, points))
-    for name, starts, code, title, credits in current:
-        terms[(starts, name)].append(TranscriptCourse(code, title, float(credits)))
-    transcript = Transcript(
+        raise Forbidden(NOT_A_READER)
+    record = await transcript_of(ctx, student.id, profile.school_id)
+    school = await ctx.loaders.school_by_id.load_existing(profile.school_id)
+    transcript = printed_transcript(
+        record,
         school_name=school.name,
         student_name=student.name,
         student_number=profile.student_number,
         generated_at=utcnow().astimezone(ZoneInfo(school.timezone)),
-        terms=[
-            TranscriptTerm(name, sorted(courses, key=lambda c: c.code))
-            for (_, name), courses in sorted(terms.items(), key=lambda t: str(t[0][0]))
-        ],
-        cumulative_gpa=record.gpa,
-        earned_credits=record.earned_credits,
     )
     data = await asyncio.to_thread(transcript_pdf, transcript)
     async with ctx.writer.begin() as session:
@@ -154,37 +137,4 @@ async def generate_transcript(ctx: Context, student_global_id: str) -> tuple[str
         suffix=".pdf",
         filename=f"transcript-{profile.student_number}.pdf",
         content_type="application/pdf",
-    )
-
-
-def _finished_courses(student_id: int) -> Select[str, date, str, str, Decimal, str | None, float | None]:
-    return (
-        select(
-            Term.name,
-            Term.starts_on,
-            Course.code,
-            Course.title,
-            Course.credits,
-            FinalGrade.letter,
-            FinalGrade.grade_points,
-        )
-        .select_from(FinalGrade)
-        .join(Class, Class.id == FinalGrade.class_id)
-        .join(Course, Course.id == Class.course_id)
-        .join(Term, Term.id == Class.term_id)
-        .join(
-            Enrollment, (Enrollment.class_id == Class.id) & (Enrollment.student_id == FinalGrade.student_id)
-        )
-        .where(FinalGrade.student_id == student_id, Enrollment.status == EnrollmentStatus.COMPLETED)
-    )
-
-
-def _current_courses(student_id: int) -> Select[str, date, str, str, Decimal]:
-    return (
-        select(Term.name, Term.starts_on, Course.code, Course.title, Course.credits)
-        .select_from(Enrollment)
-        .join(Class, Class.id == Enrollment.class_id)
-        .join(Course, Course.id == Class.course_id)
-        .join(Term, Term.id == Class.term_id)
-        .where(Enrollment.student_id == student_id, Enrollment.status == EnrollmentStatus.ACTIVE)
     )

@@ -1,4 +1,5 @@
-"""A student's transcript as it is exported (plain dataclasses), its term GPA, and its PDF rendering."""
+"""A student's transcript as it is exported (plain dataclasses, made from the transcript as data
+by `printed_transcript`), its term GPA, and its PDF rendering."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from reportlab.platypus import (  # type: ignore[import-untyped]
     TableStyle,
 )
 
+from models.enums import TermStatus
 from resolvers.reports.formatting import MISSING, display_time, fixed_number, plain_number
 from resolvers.reports.pdf import (
     BOLD,
@@ -40,6 +42,7 @@ from resolvers.reports.pdf import (
     render,
     title_block,
 )
+from resolvers.transcripts import Transcript as TranscriptRecord
 
 # --- Input ------------------------------------------------------------------------------------
 
@@ -58,8 +61,11 @@ class TranscriptCourse:
 
 @dataclass(frozen=True)
 class TranscriptTerm:
+    """A term's courses; `in_progress`: the term is open, its grades are not final yet."""
+
     name: str
     courses: Sequence[TranscriptCourse]
+    in_progress: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,43 @@ class Transcript:
     terms: Sequence[TranscriptTerm]
     cumulative_gpa: float | None
     earned_credits: float
+
+
+def printed_transcript(
+    record: TranscriptRecord,
+    *,
+    school_name: str,
+    student_name: str,
+    student_number: str,
+    generated_at: datetime,
+) -> Transcript:
+    """The PDF's input, oldest term first: a closed term's classes with the final grades frozen
+    when it closed, an open term's in progress (no grade before its close)."""
+    return Transcript(
+        school_name=school_name,
+        student_name=student_name,
+        student_number=student_number,
+        generated_at=generated_at,
+        terms=[
+            TranscriptTerm(
+                term.term.name,
+                [
+                    TranscriptCourse(
+                        e.course.code,
+                        e.course.title,
+                        e.credits,
+                        e.letter if e.final else None,
+                        e.grade_points if e.final else None,
+                    )
+                    for e in term.entries
+                ],
+                in_progress=term.term.status != TermStatus.CLOSED,
+            )
+            for term in reversed(record.terms)
+        ],
+        cumulative_gpa=record.cumulative_gpa,
+        earned_credits=record.earned_credits,
+    )
 
 
 def term_gpa(courses: Sequence[TranscriptCourse]) -> float | None:
@@ -130,7 +173,7 @@ def transcript_pdf(transcript: Transcript, *, page_size: PageSize = LETTER) -> b
 
 def _term_section(term: TranscriptTerm, width: float) -> Flowable:
     """A term's heading and table, kept on one page when they fit on one."""
-    heading = Paragraph(markup(term.name), TERM)
+    heading = Paragraph(markup(f"{term.name} (in progress)" if term.in_progress else term.name), TERM)
     header = ["Code", "Course", "Credits", "Grade", "Points"]
     rows: list[list[Paragraph | str]] = [
         [

@@ -12,9 +12,9 @@ import websockets
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from resolvers.ids import encode_id
-from tests.clients import TransportWSClient, post_graphql
+from tests.clients import TransportWSClient, next_gradebook_event, post_graphql
 from tests.contract.documents import contract_operation
-from tests.e2e.test_live_grading import next_event, prepare
+from tests.e2e.test_live_grading import prepare
 from tests.factories import Factory
 
 EVENTS_WITH_IDS = """
@@ -73,7 +73,7 @@ async def test_cells_events_and_people_keep_one_identity(
     student_id = encode_id("Student", north.student.id)
     watcher = await TransportWSClient.connect(server.ws_url, {"accessToken": teacher})
     await watcher.subscribe(EVENTS_WITH_IDS, {"classId": class_id})
-    joined = await next_event(watcher, "EditorsChanged")
+    joined = await next_gradebook_event(watcher, "EditorsChanged")
     me = {"__typename": "User", "id": encode_id("User", north.teacher.id), "name": north.teacher.name}
     assert [editor["user"] for editor in joined["editors"]] == [me]
 
@@ -86,7 +86,7 @@ async def test_cells_events_and_people_keep_one_identity(
 
     cell_input = {"studentId": student_id, "assignmentId": quiz}
     await post_graphql(server.base_url, teacher, LOCK, {"input": cell_input})
-    locked = await next_event(watcher, "CellLocked")
+    locked = await next_gradebook_event(watcher, "CellLocked")
     assert locked["holder"] == me
     written = await post_graphql(
         server.base_url, teacher, UPDATE_WITH_CELL, {"input": cell_input | {"score": 9, "expectedVersion": 0}}
@@ -99,7 +99,7 @@ async def test_cells_events_and_people_keep_one_identity(
         "version": 1,
         "lock": {"holder": {"__typename": "User", "id": me["id"]}},
     }
-    event = await next_event(watcher, "GradeUpdated")
+    event = await next_gradebook_event(watcher, "GradeUpdated")
     assert event["cell"]["id"] == sheet_cell["id"]
     assert event["cell"]["score"] == 9.0
     assert event["cell"]["version"] == 1
@@ -118,7 +118,7 @@ async def test_the_first_editors_changed_is_sent_once(start_server: Any, factory
     server = start_server()
     watcher = await TransportWSClient.connect(server.ws_url, {"accessToken": factory.token(north.teacher)})
     await watcher.subscribe(EVENTS_WITH_IDS, {"classId": encode_id("Class", north.klass.id)})
-    await next_event(watcher, "EditorsChanged")
+    await next_gradebook_event(watcher, "EditorsChanged")
     # The join's announcement reaches the bus a moment later; it must not arrive as a second event.
     try:
         message = await watcher.receive(wait=1.0)

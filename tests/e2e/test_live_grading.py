@@ -14,7 +14,7 @@ from config import Settings
 from models import Assignment, ClassTeacher
 from models.enums import AssignmentCategory
 from resolvers.ids import encode_id
-from tests.clients import TransportWSClient, post_graphql
+from tests.clients import TransportWSClient, next_gradebook_event, post_graphql
 from tests.contract.documents import contract_operation
 from tests.factories import Factory, SchoolData
 
@@ -25,15 +25,6 @@ LOCK = contract_operation("LockGradeCell")
 
 async def graphql(server: Any, token: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
     return await post_graphql(server.base_url, token, query, variables)
-
-
-async def next_event(client: TransportWSClient, typename: str) -> dict[str, Any]:
-    while True:
-        message = await client.receive(wait=5)
-        assert message["type"] == "next", message
-        event: dict[str, Any] = message["payload"]["data"]["gradebookEvents"]
-        if event["__typename"] == typename:
-            return event
 
 
 async def prepare(session_factory: async_sessionmaker[AsyncSession], school: SchoolData) -> str:
@@ -62,7 +53,7 @@ async def test_grades_locks_and_presence_cross_processes(
 
     watcher = await TransportWSClient.connect(server_b.ws_url, {"accessToken": holder_token})
     await watcher.subscribe(EVENTS, {"classId": class_id})
-    joined = await next_event(watcher, "EditorsChanged")
+    joined = await next_gradebook_event(watcher, "EditorsChanged")
     assert [e["user"]["name"] for e in joined["editors"]] == [north.teacher.name]
 
     started = time.monotonic()
@@ -70,7 +61,7 @@ async def test_grades_locks_and_presence_cross_processes(
         server_a, writer_token, UPDATE, {"input": cell | {"score": 8, "expectedVersion": 0}}
     )
     assert written["updateGrade"]["grade"]["version"] == 1
-    seen = await next_event(watcher, "GradeUpdated")
+    seen = await next_gradebook_event(watcher, "GradeUpdated")
     assert time.monotonic() - started < 1.0, "delivered within a second"
     assert seen["grade"] == {
         "id": written["updateGrade"]["grade"]["id"],
@@ -82,7 +73,7 @@ async def test_grades_locks_and_presence_cross_processes(
 
     locked = await graphql(server_a, holder_token, LOCK, {"input": cell})
     assert locked["lockGradeCell"]["userErrors"] == []
-    assert (await next_event(watcher, "CellLocked"))["holder"]["name"] == north.teacher.name
+    assert (await next_gradebook_event(watcher, "CellLocked"))["holder"]["name"] == north.teacher.name
     blocked = await graphql(
         server_b, writer_token, UPDATE, {"input": cell | {"score": 3, "expectedVersion": 1}}
     )

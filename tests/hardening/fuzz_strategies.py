@@ -89,6 +89,7 @@ def scalar_strategies(ids: list[str]) -> dict[str, st.SearchStrategy[graphql.Val
         "ID": string_node(st.sampled_from(ids) | garbage_ids) if ids else string_node(garbage_ids),
         "DateTime": string_node(near | datetimes | st.dates().map(str) | junk),
         "Date": string_node(st.dates().map(str) | datetimes | junk),
+        "Time": string_node(st.times().map(str) | datetimes | junk),
         "Decimal": string_node(st.decimals(allow_nan=False, allow_infinity=False).map(str) | junk) | numbers,
         "JSON": string_node(st.text(max_size=20)) | numbers | st.just(graphql.NullValueNode()),
         "Upload": string_node(st.text(max_size=8)),

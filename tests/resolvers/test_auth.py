@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import resolvers.auth
 from models import AuditEntry, RefreshToken, StudentProfile, StudentRisk, User
+from models.enums import UserStatus
 from tests.clients import GraphQLClient
 from tests.contract.documents import contract_operation
 from tests.factories import PASSWORD, Factory
@@ -263,6 +264,6 @@ async def test_forged_expired_and_foreign_tokens_are_refused(
     async with session_factory.begin() as session:
         user = await session.get(User, north.student.id)
         assert user is not None
-        user.is_active = False
+        user.status = UserStatus.DEACTIVATED
     deactivated = await gql.as_user(good).execute(ME)
     assert deactivated["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -17,6 +17,7 @@ from config import Settings
 from models import Conversation, ConversationParticipant, Message, Notification, NotificationOutbox
 from models.base import utcnow
 from models.db import create_writer_session_factory
+from models.enums import NotificationCategory
 from resolvers.ids import encode_id
 from resolvers.notifications import add_notifications, deliver_pending, retry_delay
 from services.clients import ServiceClients
@@ -31,6 +32,7 @@ START = contract_operation("StartConversation")
 SEND = contract_operation("SendMessage")
 READ_CONVERSATION = contract_operation("MarkConversationRead")
 KEY = "sim-key"
+ANNOUNCEMENTS = NotificationCategory.ANNOUNCEMENTS
 
 
 @pytest.fixture
@@ -45,7 +47,11 @@ async def notify(
     for title in titles:
         async with session_factory.begin() as session:
             ids.append(
-                (await add_notifications(session, settings, [user_id], "school_message", title, "…"))[user_id]
+                (
+                    await add_notifications(
+                        session, settings, [user_id], "school_message", title, "…", category=ANNOUNCEMENTS
+                    )
+                )[user_id]
             )
     return ids
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -10,14 +10,13 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from config import Settings
 from models import AuditEntry, Notification, StudentProfile, StudentRisk
 from models.enums import StudentStatus
 from resolvers.ids import encode_id
 from tests.clients import GraphQLClient
-from tests.conftest import http_client_for
 from tests.contract.documents import contract_operation
 from tests.factories import Factory, SchoolData, populate
+from tests.statements import statements
 
 SEARCH = contract_operation("StudentSearch")
 PROFILE = contract_operation("StudentProfile")
@@ -25,24 +24,6 @@ TIMELINE = contract_operation("StudentTimeline")
 AT_RISK = contract_operation("StudentsAtRisk")
 COHORT = contract_operation("CohortAnalysis")
 BULK = contract_operation("BulkStudentAction")
-
-
-@pytest.fixture
-async def metered(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with http_client_for(settings.model_copy(update={"debug_metrics": True})) as client:
-        yield client
-
-
-async def statements(http: httpx.AsyncClient, token: str, query: str, variables: dict[str, Any]) -> int:
-    response = await http.post(
-        "/graphql",
-        json={"query": query, "variables": variables},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    body = response.json()
-    assert "errors" not in body, body["errors"]
-    count: int = body["extensions"]["metrics"]["sqlStatements"]
-    return count
 
 
 async def operation_costs(
@@ -373,7 +354,7 @@ async def test_bulk_actions_do_what_they_can_and_report_the_rest(
         ).all()
     assert statuses[north.student.id] == statuses[north.other_student.id] == StudentStatus.ON_LEAVE
     assert statuses[south.student.id] == StudentStatus.ENROLLED
-    assert sorted(audited) == sorted([north.student.id, north.other_student.id])
+    assert Counter(audited) == Counter([north.student.id, north.other_student.id])
 
     teacher = gql.as_user(factory.token(north.teacher))
     refused = await teacher.execute(BULK, status_change)

@@ -3,7 +3,6 @@ and what invalidates it, and a cost in SQL statements that does not grow with th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -12,14 +11,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from config import Settings
 from models import Assignment, ClassTeacher, Enrollment
 from models.enums import EnrollmentStatus
 from resolvers.ids import encode_id
 from tests.clients import GraphQLClient
-from tests.conftest import http_client_for
 from tests.contract.documents import contract_operation
 from tests.factories import Factory, SchoolData, teaching_load
+from tests.statements import statements
 
 DASHBOARD = contract_operation("TeacherDashboard")
 UPDATE = contract_operation("UpdateGrade")
@@ -30,25 +28,9 @@ async def north(factory: Factory) -> SchoolData:
     return await factory.school("north")
 
 
-@pytest.fixture
-async def metered(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with http_client_for(settings.model_copy(update={"debug_metrics": True})) as client:
-        yield client
-
-
 async def dashboard(client: GraphQLClient, teacher_id: str | None = None) -> dict[str, Any]:
     found: dict[str, Any] = (await client.data(DASHBOARD, {"teacherId": teacher_id}))["teacherDashboard"]
     return found
-
-
-async def statements(http: httpx.AsyncClient, token: str) -> int:
-    response = await http.post(
-        "/graphql", json={"query": DASHBOARD}, headers={"Authorization": f"Bearer {token}"}
-    )
-    body = response.json()
-    assert "errors" not in body, body["errors"]
-    count: int = body["extensions"]["metrics"]["sqlStatements"]
-    return count
 
 
 async def test_the_dashboard_shows_classes_sessions_risks_grading_and_earnings(
@@ -134,7 +116,7 @@ async def test_the_cache_serves_until_a_grade_changes_it(
 ) -> None:
     [class_id, _] = await teaching_load(session_factory, north, classes=2, students=3)
     token = factory.token(north.teacher)
-    cold, warm = await statements(metered, token), await statements(metered, token)
+    cold, warm = await statements(metered, token, DASHBOARD), await statements(metered, token, DASHBOARD)
     assert warm < cold
     async with session_factory.begin() as session:
         # A co-teacher enters the grade: the teacher's dashboard changes too.
@@ -166,7 +148,7 @@ async def test_the_statement_count_is_the_same_for_2_and_8_classes(
     small, large = await factory.school("small"), await factory.school("large")
     await teaching_load(session_factory, small, classes=2, students=6)
     await teaching_load(session_factory, large, classes=8, students=6)
-    small_cost = await statements(metered, factory.token(small.teacher))
-    large_cost = await statements(metered, factory.token(large.teacher))
+    small_cost = await statements(metered, factory.token(small.teacher), DASHBOARD)
+    large_cost = await statements(metered, factory.token(large.teacher), DASHBOARD)
     assert small_cost == large_cost
     assert small_cost <= 16, small_cost

@@ -155,3 +155,57 @@ async def test_redis_bus_keeps_delivering_after_all_channels_were_left(
     finally:
         await publisher.disconnect()
         await subscriber.disconnect()
+
+
+async def test_redis_bus_delivers_to_channels_first_subscribed_at_once(
+    redis_buses: tuple[EventBus, EventBus],
+) -> None:
+    """Subscribers of different channels arriving together (a page opening several
+    subscriptions) all hear their events: the subscriptions share one Redis connection."""
+    publisher, subscriber = redis_buses
+    await publisher.connect()
+    await subscriber.connect()
+    try:
+        readies = [asyncio.Event() for _ in range(8)]
+        listeners = [
+            asyncio.create_task(_collect(subscriber, f"user:{n}", 1, ready))
+            for n, ready in enumerate(readies)
+        ]
+        await asyncio.gather(*(ready.wait() for ready in readies))
+        for n in range(8):
+            await publisher.publish(f"user:{n}", Tick(n=n))
+        assert await asyncio.wait_for(asyncio.gather(*listeners), 3) == [[Tick(n=n)] for n in range(8)]
+    finally:
+        await publisher.disconnect()
+        await subscriber.disconnect()
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+async def test_many_events_published_at_once_reach_each_channels_subscribers(
+    backend: str, throwaway_redis: ThrowawayRedis
+) -> None:
+    clients = [aioredis.Redis.from_url(throwaway_redis.url) for _ in range(2)] if backend == "redis" else []
+    publisher = EventBus(clients[0]) if clients else EventBus(None)
+    subscriber = EventBus(clients[1]) if clients else publisher
+    await publisher.connect()
+    if subscriber is not publisher:
+        await subscriber.connect()
+    try:
+        readies = [asyncio.Event() for _ in range(3)]
+        listeners = [
+            asyncio.create_task(_collect(subscriber, f"user:{n}", 2, ready))
+            for n, ready in enumerate(readies)
+        ]
+        await asyncio.gather(*(ready.wait() for ready in readies))
+        await publisher.publish_many([(f"user:{n % 3}", Tick(n=n)) for n in range(6)])
+        assert await asyncio.wait_for(asyncio.gather(*listeners), 3) == [
+            [Tick(n=0), Tick(n=3)],
+            [Tick(n=1), Tick(n=4)],
+            [Tick(n=2), Tick(n=5)],
+        ]
+    finally:
+        await publisher.disconnect()
+        if subscriber is not publisher:
+            await subscriber.disconnect()
+        for client in clients:
+            await client.aclose()
