@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging.config
+from typing import Any
 
 from alembic import context
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -37,8 +39,20 @@ def run_with(connection: Connection) -> None:
         context.run_migrations()
 
 
+def _write_ahead_log(dbapi_connection: Any, _record: Any) -> None:
+    """A SQLite database is put in WAL mode when it is made, not later by the server: the mode is
+    kept in the file, and switching needs an exclusive lock that two engines opening a fresh
+    file at once deadlock on (SQLite then answers one of them "database is locked" without
+    waiting). Test databases are copies of a migrated template, so they start in WAL too."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
 async def run_online() -> None:
     engine = create_async_engine(database_url(), poolclass=NullPool)  # nothing left open after
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _write_ahead_log)
     async with engine.connect() as connection:
         await connection.run_sync(run_with)
     await engine.dispose()

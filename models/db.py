@@ -92,7 +92,8 @@ def _count_statement(*_args: Any) -> None:
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    """WAL lets readers run beside the writer; foreign keys are off in SQLite unless asked for.
+    """WAL lets readers run beside the writer (the migrations make every database WAL, so here it
+    is a no-op but for files made before them); foreign keys are off in SQLite unless asked for.
     The driver's own transaction handling is turned off so that `_sqlite_begin` decides."""
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()

@@ -16,6 +16,7 @@ from resolvers.finance.accounts import FinancialSummary as SummaryResult
 from resolvers.ids import encode_id
 from schema.base import Connection, Info, Node, connection_of
 from schema.payments import Payment
+from schema.scholarship_awards import ScholarshipAward
 
 if TYPE_CHECKING:
     from schema.invoices import Invoice
@@ -167,6 +168,10 @@ class StudentAccount:
         return connection_of(
             await accounts.payments(info.context, self.owner, first, after), Payment.from_model
         )
+
+    @strawberry.field(description="Newest first, revoked ones included.")
+    async def awards(self, info: Info) -> list[ScholarshipAward]:
+        return [ScholarshipAward.from_model(row) for row in await accounts.awards(info.context, self.owner)]
 
 
 @strawberry.type

@@ -37,7 +37,8 @@ from schema.preferences import PreferenceMutations, PreferenceQueries
 from schema.progress import ProgressMutations, ProgressQueries
 from schema.roster_imports import RosterImportMutations, RosterImportQueries, RosterImportSubscriptions
 from schema.schedule import ScheduleQueries
-from schema.scholarships import ScholarshipMutations
+from schema.scholarship_awards import ScholarshipAwardMutations
+from schema.scholarships import ScholarshipMutations, ScholarshipQueries
 from schema.sessions import SessionMutations, SessionQueries
 from schema.sso import SsoMutations, SsoQueries
 from schema.student_dashboard import DashboardMutations, DashboardQueries, DashboardSubscriptions
@@ -84,6 +85,7 @@ class Mutation(
     InvoiceMutations,
     PaymentMutations,
     ScholarshipMutations,
+    ScholarshipAwardMutations,
     ClassMutations,
     EnrollmentMutations,
     PeopleMutations,
@@ -131,6 +133,7 @@ class Query(
     InvoiceQueries,
     PaymentQueries,
     AccountQueries,
+    ScholarshipQueries,
     ClassQueries,
     PeopleQueries,
     RosterImportQueries,

@@ -71,7 +71,7 @@ class RedisPubSubBackend(BroadcastBackend):
         if self._listener is not None:
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
-        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]  # typed from redis 8.2
 
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)

@@ -46,3 +46,14 @@ async def test_naive_timestamps_are_refused(session_factory: async_sessionmaker[
         session.add(School(name="Naive", slug="naive", created_at=datetime(2026, 11, 23)))  # noqa: DTZ001
         with pytest.raises(Exception, match="naive datetimes"):
             await session.flush()
+
+
+def test_a_migrated_sqlite_database_is_in_wal_mode(migrated_template: str) -> None:
+    """The mode is read from the file header (bytes 18-19 are 2 in WAL), not through a
+    connection, which would itself switch the mode. Copies of the template (every test's
+    database) then start in WAL, and engines opening one at once never race to switch it."""
+    if not migrated_template.startswith("sqlite"):
+        pytest.skip("SQLite only")
+    with open(migrated_template.removeprefix("sqlite:///"), "rb") as database:
+        header = database.read(20)
+    assert (header[18], header[19]) == (2, 2)

@@ -190,7 +190,9 @@ def test_introspection_is_priced_by_the_objects_it_builds() -> None:
     full = cost(get_introspection_query())
     types = len(schema().type_map)
     assert cost("{ __schema { types { name } } }") == 1 + types
-    assert 1500 < full < 4000, full
+    # It grows with the schema (2,013 at 190 types; 5,471 at 420); what must hold is that GraphiQL
+    # can introspect a few times within one query's limit, and that it is never free.
+    assert 1500 < full < Settings(_env_file=None).max_query_cost // 4, full  # type: ignore[call-arg]
     assert cost("{ __typename }") == 0
 
 
