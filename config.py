@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     graphiql: bool | None = None  # None: on outside production
     introspection: bool | None = None  # None: on outside production
     cors_origins: list[str] = []
+    # The proxies (load balancers) whose X-Forwarded-For and X-Forwarded-Proto are believed:
+    # comma-separated addresses or networks ("10.0.0.0/8,127.0.0.1"; "*" trusts everyone). Empty:
+    # none, and the client's address is the connection's peer, so a header cannot fake it.
+    trusted_proxies: str = ""
     # This API's public origin (e.g. https://api.school.example) for the links it hands out
     # (calendar feeds); unset: the origin of the request that asks for the link.
     public_url: str | None = None
@@ -112,6 +116,12 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 4000
+    # Before validation (schema/limits.py `document_size_error`; the contract's largest in brackets):
+    # fields, spreads and inline fragments once fragments are expanded (91), the fields of one
+    # selection set with its fragments merged (34), pairs of fields at one response path (67).
+    max_document_fields: int = 1000
+    max_selection_fields: int = 100
+    max_repeated_field_pairs: int = 300
     max_query_cost: int = 25000
     max_page_size: int = 100
     max_body_bytes: int = 1_000_000

@@ -27,6 +27,7 @@ from services.clients import ServiceClients, create_http_client
 from services.email import Mailer
 from services.oidc import OidcClient
 from services.translation import Translator
+from stores.attempts import AttemptLimiter, MemoryAttemptLimiter, RedisAttemptLimiter
 from stores.dashboard_cache import DashboardCache, MemoryDashboardCache, RedisDashboardCache
 from stores.one_time import MemoryOneTimeStore, OneTimeStore, RedisOneTimeStore
 from stores.ratelimit import RateLimiter
@@ -53,6 +54,8 @@ class AppState:
     writer_session_factory: async_sessionmaker[AsyncSession]
     bus: EventBus
     limiter: RateLimiter
+    # Guesses at secrets (passwords, reset tokens, invitation codes), counted before they are checked.
+    attempts: AttemptLimiter
     locks: CellLocks
     presence: Presence
     presence_keeper: PresenceKeeper
@@ -85,6 +88,7 @@ def build_state(settings: Settings) -> AppState:
         writer_session_factory=create_writer_session_factory(engine),
         bus=bus,
         limiter=RateLimiter(settings.redis_url),
+        attempts=RedisAttemptLimiter(redis) if redis else MemoryAttemptLimiter(),
         locks=RedisCellLocks(redis) if redis else MemoryCellLocks(),
         presence=presence,
         presence_keeper=PresenceKeeper(presence),

@@ -120,6 +120,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         workers=args.workers,
         log_level=settings.log_level.lower(),
         ws="websockets-sansio",
+        # uvicorn's own default believes X-Forwarded-For from loopback (or FORWARDED_ALLOW_IPS):
+        # only the configured proxies are believed, none unless TRUSTED_PROXIES says so.
+        proxy_headers=bool(settings.trusted_proxies.strip()),
+        forwarded_allow_ips=settings.trusted_proxies,
     )
 
 

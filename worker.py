@@ -1,4 +1,5 @@
-"""Background loops (dashboard refresh, notification outbox, roster imports and exports), each supervised.
+"""Background loops (dashboard refresh, notification outbox, roster imports and exports, payment
+reminders), each supervised.
 
 A loop that raises something unexpected (a Redis MISCONF or OOM error, a bug) used to end for
 good, unlogged, while /readyz said all was well. Here each loop runs under `supervise`: an
@@ -20,6 +21,7 @@ from context import AppState
 from models.db import is_database_unavailable
 from resolvers.announcements.publishing import DUE_BATCH, send_due
 from resolvers.delivery.outbox import SEND_BATCH, deliver_due
+from resolvers.finance.reminders import remind_every_school
 from resolvers.notifications import DELIVERY_BATCH, deliver_pending
 from resolvers.oneroster.claims import claim_next
 from resolvers.oneroster.exporter import SWEEP_BATCH, delete_expired_exports
@@ -34,6 +36,7 @@ log = logging.getLogger("campusgraph.worker")
 FAILING_AFTER = 3
 REFRESH_BATCH = 50  # dashboards assembled together (the services take up to 100 students a call)
 EXPORT_SWEEP_SECONDS = 60.0  # expired roster exports' files are deleted this often
+REMINDER_SECONDS = 3600.0  # payment reminders are run this often
 
 
 @dataclass
@@ -224,6 +227,24 @@ async def sweep_exports_forever(
     )
 
 
+async def remind_payments_forever(
+    app_state: AppState,
+    stop: asyncio.Event,
+    *,
+    health: Callable[[], None] | None = None,
+    every: float = REMINDER_SECONDS,
+) -> None:
+    """Runs the payment reminder rules of every school as of now (resolvers/finance/reminders.py),
+    at once and then every `every` seconds, until `stop` is set (see `_in_rounds`). Every process
+    runs it: a reminder is sent once however many runs find it due."""
+
+    async def every_school() -> int:
+        await remind_every_school(app_state)
+        return 0  # a round does every school: the next one is `every` seconds away
+
+    await _in_rounds(every_school, 1, "payment reminders", stop, health, every=every)
+
+
 async def _refresh(state: AppState, stop: asyncio.Event, health: LoopHealth) -> None:
     await refresh_forever(state, stop=stop, health=health.ok)
 
@@ -246,6 +267,10 @@ async def _send_scheduled(state: AppState, stop: asyncio.Event, health: LoopHeal
     )
 
 
+async def _remind_payments(state: AppState, stop: asyncio.Event, health: LoopHealth) -> None:
+    await remind_payments_forever(state, stop, health=health.ok)
+
+
 async def _import_rosters(state: AppState, stop: asyncio.Event, health: LoopHealth) -> None:
     await import_rosters_forever(state, stop, health=health.ok)
 
@@ -261,6 +286,7 @@ LOOPS: dict[str, Loop] = {
     "scheduled-announcements": _send_scheduled,
     "roster-imports": _import_rosters,
     "roster-export-sweep": _sweep_exports,
+    "payment-reminders": _remind_payments,
 }
 
 

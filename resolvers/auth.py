@@ -45,6 +45,9 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 WRONG_CREDENTIALS = Problem("Wrong email or password.", "INVALID_CREDENTIALS")
 RATE_LIMITED = Problem("Too many failed sign-ins. Try again later.", "RATE_LIMITED")
+CHANGES_LIMITED = Problem(
+    "Too many wrong current passwords. Try again later.", "RATE_LIMITED", ("input", "currentPassword")
+)
 INVALID_REFRESH = Problem(
     "This refresh token is not valid. Sign in again.", "INVALID_TOKEN", ("input", "refreshToken")
 )
@@ -90,14 +93,18 @@ async def authenticate(app: AppState, token: str) -> tuple[User, AccessClaims] |
 
 
 async def login(ctx: Context, email: str, password: str) -> SessionTokens:
+    """The attempt is counted (per account and per address) before the password is checked, so
+    that guesses sent at once cannot all be checked (stores/attempts.py); a right password gives
+    its attempts back."""
     email = email.strip().lower()
     rules = ctx.settings
-    limiter = ctx.app.limiter
+    attempts = ctx.app.attempts
     ip = ctx.client_ip or "unknown"
-    if not (
-        await limiter.allowed(rules.failed_logins_per_account, "login-account", email)
-        and await limiter.allowed(rules.failed_logins_per_ip, "login-ip", ip)
-    ):
+    by_account = await attempts.reserve(rules.failed_logins_per_account, "login-account", email)
+    by_address = await attempts.reserve(rules.failed_logins_per_ip, "login-ip", ip) if by_account else None
+    if by_account is None or by_address is None:
+        if by_account is not None:
+            await attempts.give_back(by_account)
         async with ctx.writer.begin() as session:
             audit.record(session, ctx, "login.rate_limited", "User", None, detail={"email": email})
         return SessionTokens(problems=[RATE_LIMITED])
@@ -106,8 +113,6 @@ async def login(ctx: Context, email: str, password: str) -> SessionTokens:
         stored_hash = user.password_hash if user and user.password_hash else _UNKNOWN_USER_HASH
         valid = await asyncio.to_thread(verify_password, stored_hash, password)
         if user is None or not valid or not user.is_active:
-            await limiter.hit(rules.failed_logins_per_account, "login-account", email)
-            await limiter.hit(rules.failed_logins_per_ip, "login-ip", ip)
             school_id = user.school_id if user else None
             actor_id = user.id if user else None
             audit.record(
@@ -126,7 +131,8 @@ async def login(ctx: Context, email: str, password: str) -> SessionTokens:
         user.last_sign_in_at = utcnow()
         tokens = start_session(session, ctx, user)
         audit.record(session, ctx, "login", "User", user.id, actor_id=user.id, school_id=user.school_id)
-    await limiter.clear(rules.failed_logins_per_account, "login-account", email)
+    await attempts.give_back(by_address)
+    await attempts.forget(rules.failed_logins_per_account, "login-account", email)
     return tokens
 
 
@@ -266,6 +272,13 @@ async def change_password(ctx: Context, current_password: str, new_password: str
                 ("input", "newPassword"),
             )
         ]
+    # A stolen access token must not become a password oracle: wrong current passwords are
+    # limited like failed sign-ins, counted before the check (stores/attempts.py).
+    attempt = await ctx.app.attempts.reserve(
+        ctx.settings.failed_logins_per_account, "password-change", str(caller.id)
+    )
+    if attempt is None:
+        return [CHANGES_LIMITED]
     new_hash = await asyncio.to_thread(hash_password, new_password)
     moment = now()
     async with ctx.writer.begin() as session:
@@ -274,11 +287,13 @@ async def change_password(ctx: Context, current_password: str, new_password: str
         if user.password_hash is None or not await asyncio.to_thread(
             verify_password, user.password_hash, current_password
         ):
+            audit.record(session, ctx, "password.change_refused", "User", user.id)
             return [
                 Problem("The current password is wrong.", "INVALID_CREDENTIALS", ("input", "currentPassword"))
             ]
         await set_password(session, user, new_hash, moment)
         audit.record(session, ctx, "password.changed", "User", user.id)
+    await ctx.app.attempts.give_back(attempt)
     await announce_revocation(ctx, caller.id, None)
     return []
 

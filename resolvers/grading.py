@@ -184,6 +184,9 @@ async def sheet(ctx: Context, class_global_id: str) -> Sheet:
     letter_of = data.scale.letter_of
     rows = []
     for student in data.students:
+        # Only staff, admins and teachers read a sheet: each row is a read of a student's record
+        # by someone else (audited, all of the operation's reads in one statement).
+        audit.note_read(ctx, "Student", student.id)
         cells = []
         for a in data.assignments:
             mark, comment, version = data.grades.get((student.id, a.id), UNGRADED)
@@ -266,7 +269,10 @@ async def history(
         .order_by(GradeChange.version.desc(), GradeChange.id.desc())
     )
     async with ctx.session_factory() as session:
-        return list((await session.scalars(query)).all())
+        changes = list((await session.scalars(query)).all())
+    if changes:  # the student's grade in this class: a read of their record by staff or a teacher
+        audit.note_read(ctx, "Student", student_id)
+    return changes
 
 
 async def lock_open_term(session: AsyncSession, class_id: int, lock: Literal["share", "update"]) -> Term:

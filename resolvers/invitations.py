@@ -42,6 +42,7 @@ from resolvers.people import (
     revoke_open_invitations,
 )
 from resolvers.roster_rules import flush_or_refuse, not_found, own_row, require_staff
+from stores.attempts import Attempt
 
 if TYPE_CHECKING:
     from auth.identity import CurrentUser
@@ -270,21 +271,22 @@ async def _valid_code(ctx: Context, code: str) -> tuple[Invitation, User, School
     return (row[0], row[1], row[2]) if row else None
 
 
-async def _require_attempts_left(ctx: Context) -> str:
-    """The client's address, if it may try another code; else raises TooManyCodes."""
-    ip = ctx.client_ip or "unknown"
-    if not await ctx.app.limiter.allowed(FAILED_CODES_PER_IP, "invitation-ip", ip):
+async def _reserve_attempt(ctx: Context) -> Attempt:
+    """Counts the client's attempt at a code before the code is looked up (so that codes tried at
+    once cannot outrun the limit, stores/attempts.py); raises TooManyCodes when none is left."""
+    attempt = await ctx.app.attempts.reserve(FAILED_CODES_PER_IP, "invitation-ip", ctx.client_ip or "unknown")
+    if attempt is None:
         raise TooManyCodes
-    return ip
+    return attempt
 
 
 async def preview(ctx: Context, code: str) -> InvitationPreview | None:
     """What the accept page shows; None for a code that does not work (no sign-in needed)."""
-    ip = await _require_attempts_left(ctx)
+    attempt = await _reserve_attempt(ctx)
     found = await _valid_code(ctx, code)
     if found is None:
-        await ctx.app.limiter.hit(FAILED_CODES_PER_IP, "invitation-ip", ip)
         return None
+    await ctx.app.attempts.give_back(attempt)
     invitation, user, school = found
     return InvitationPreview(user.email, user.name, user.role, invitation.expires_at, school)
 
@@ -302,7 +304,7 @@ async def accept(ctx: Context, code: str, password: str, name: str | None) -> Se
     if problems:
         return SessionTokens(problems=problems)
     try:
-        ip = await _require_attempts_left(ctx)
+        attempt = await _reserve_attempt(ctx)
     except TooManyCodes as limited:
         return SessionTokens(problems=[Problem(str(limited), "RATE_LIMITED", ("input", "code"))])
     if len(code) > MAX_CODE_LENGTH:
@@ -342,6 +344,6 @@ async def accept(ctx: Context, code: str, password: str, name: str | None) -> Se
                 school_id=user.school_id,
             )
     except ProblemError as refused:
-        await ctx.app.limiter.hit(FAILED_CODES_PER_IP, "invitation-ip", ip)
         return SessionTokens(problems=refused.problems)
+    await ctx.app.attempts.give_back(attempt)
     return tokens

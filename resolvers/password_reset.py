@@ -151,12 +151,13 @@ async def _make_and_mail_link(ctx: Context, address: str) -> None:
 
 async def reset_password(ctx: Context, token: str, new_password: str) -> list[Problem]:
     """Sets the password of the token's user, once; every session of the user ends."""
-    limiter, rule = ctx.app.limiter, ctx.settings.bad_reset_tokens_per_ip
-    ip = ctx.client_ip or "unknown"
-    if not await limiter.allowed(rule, "reset-token-ip", ip):
-        return [TOKENS_LIMITED]
     if not MIN_PASSWORD_LENGTH <= len(new_password) <= MAX_PASSWORD_LENGTH:
         return [INVALID_PASSWORD]
+    ip = ctx.client_ip or "unknown"
+    # Counted before the token is looked up, given back when it was good (stores/attempts.py).
+    attempt = await ctx.app.attempts.reserve(ctx.settings.bad_reset_tokens_per_ip, "reset-token-ip", ip)
+    if attempt is None:
+        return [TOKENS_LIMITED]
     new_hash = await asyncio.to_thread(hash_password, new_password)
     moment = now()
     user_id: int | None = None
@@ -192,7 +193,7 @@ async def reset_password(ctx: Context, token: str, new_password: str) -> list[Pr
                 session, ctx, "password_reset.refused", "User", user.id if user else None, detail={"ip": ip}
             )
     if user_id is None:
-        await limiter.hit(rule, "reset-token-ip", ip)
         return [INVALID_TOKEN]
+    await ctx.app.attempts.give_back(attempt)
     await announce_revocation(ctx, user_id, None)
     return []

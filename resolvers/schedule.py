@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -30,15 +30,21 @@ if TYPE_CHECKING:
     from context import Context
 
 MAX_WINDOW = timedelta(days=92)
+# The years a window may fall in: near year 1 or 9999 a time moved to the school's timezone
+# (or to the next month) leaves datetime's range, an OverflowError answered as an internal error.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
-def check_window(start: datetime, end: datetime) -> None:
-    """A window of times asked for (schedule conflicts, calendar events): zoned, in order, at
-    most MAX_WINDOW long; else a BAD_USER_INPUT error."""
+def check_window(start: datetime, end: datetime, longest: timedelta = MAX_WINDOW) -> None:
+    """A window of times asked for (schedule conflicts, calendar events, earnings): zoned, in
+    order, at most `longest` long, between EARLIEST and LATEST; else a BAD_USER_INPUT error."""
     if start.tzinfo is None or end.tzinfo is None:
         raise BadInput("Give `from` and `to` with a timezone.")
-    if not start < end or end - start > MAX_WINDOW:
-        raise BadInput(f"`from` must be before `to`, at most {MAX_WINDOW.days} days apart.")
+    if not start < end or end - start > longest:
+        raise BadInput(f"`from` must be before `to`, at most {longest.days} days apart.")
+    if start < EARLIEST or end > LATEST:
+        raise BadInput(f"`from` and `to` must fall between {EARLIEST:%Y} and {LATEST:%Y}.")
 
 
 @dataclass(frozen=True)

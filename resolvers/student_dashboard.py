@@ -28,8 +28,15 @@ from models import Assignment, Class, DashboardAction, Enrollment, Notification
 from models.base import utcnow
 from models.enums import EnrollmentStatus, Role, Tier
 from models.grade_math import letter_grade
+from resolvers import audit
 from resolvers.ids import decode_id_of
-from resolvers.policy import SCHOOL_WIDE_ROLES, require_role, require_student_visible, require_user
+from resolvers.policy import (
+    SCHOOL_WIDE_ROLES,
+    Relation,
+    require_role,
+    require_student_visible,
+    require_user,
+)
 from resolvers.student_dashboard_document import (
     AssignmentDue,
     CourseStanding,
@@ -64,7 +71,8 @@ MAX_ACTION_LENGTH = 80
 
 
 async def student_for_dashboard(ctx: Context, student_global_id: str | None) -> int:
-    """The student whose dashboard the caller asks for (themselves by default), if allowed."""
+    """The student whose dashboard the caller asks for (themselves by default), if allowed; a
+    read by anyone but the student is audited."""
     user = require_user(ctx)
     if student_global_id is None:
         if user.role != Role.STUDENT:
@@ -72,7 +80,9 @@ async def student_for_dashboard(ctx: Context, student_global_id: str | None) -> 
         return user.id
     student_id = decode_id_of(student_global_id, "Student")
     profile = await ctx.loaders.student_profile_by_user_id.load(student_id)
-    await require_student_visible(ctx, student_id, profile.school_id if profile else None)
+    relation = await require_student_visible(ctx, student_id, profile.school_id if profile else None)
+    if relation is not Relation.SELF:
+        audit.note_read(ctx, "Student", student_id)
     return student_id
 
 

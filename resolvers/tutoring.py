@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, case, func, select, update
 
-from errors import BadInput, Forbidden, Problem
+from errors import Forbidden, Problem
 from models import School, TeacherProfile, TutoringSession
 from models.base import utcnow
 from models.enums import SessionStatus
@@ -27,6 +27,7 @@ from resolvers.after_commit import teacher_dashboards_changed
 from resolvers.analytics import refresh_student_risk
 from resolvers.ids import decode_id_of
 from resolvers.policy import NOT_VISIBLE, require_teacher_visible, require_user
+from resolvers.schedule import check_window
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -187,10 +188,7 @@ async def teacher_earnings(
     """Completed sessions that started in [start, end), by month; every month of the window is
     listed, those without sessions at zero."""
     teacher_id = await require_teacher_visible(ctx, teacher_global_id)
-    if start.tzinfo is None or end.tzinfo is None:
-        raise BadInput("Give `from` and `to` with a timezone.")
-    if not start < end or end - start > MAX_EARNINGS_WINDOW:
-        raise BadInput(f"`from` must be before `to`, at most {MAX_EARNINGS_WINDOW.days} days apart.")
+    check_window(start, end, MAX_EARNINGS_WINDOW)
     async with ctx.session_factory() as session:
         timezone = await session.scalar(
             select(School.timezone).where(School.id == require_user(ctx).school_id)

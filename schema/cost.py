@@ -93,7 +93,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
-    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -428,29 +427,3 @@ def operation_cost(
     if operation is None:
         return 0
     return CostCalculator(schema, fragments_of(document), variables).of_operation(operation)
-
-
-def expanded_fields(document: DocumentNode) -> int:
-    """How many fields the document's operations hold once every fragment spread is replaced
-    by the fragment's fields: worked out once per fragment, so in time linear in the document
-    (the number itself may be huge: n fragments each spreading the next twice hold 2^n)."""
-    fragments = fragments_of(document)
-    sizes: dict[str, int] = {}
-
-    def size(selection_set: SelectionSetNode, visiting: frozenset[str]) -> int:
-        total = 0
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                total += 1 + (size(selection.selection_set, visiting) if selection.selection_set else 0)
-            elif isinstance(selection, InlineFragmentNode):
-                total += size(selection.selection_set, visiting)
-            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in visiting:
-                name = selection.name.value  # (a cycle is left to validation to report)
-                if name not in sizes:
-                    fragment = fragments.get(name)
-                    sizes[name] = size(fragment.selection_set, visiting | {name}) if fragment else 0
-                total += sizes[name]
-        return total
-
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    return sum(size(operation.selection_set, frozenset()) for operation in operations)

@@ -2,32 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import hashlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-from graphql import ASTValidationRule, GraphQLError
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, TokenKind, parse, print_ast
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
     MaxTokensLimiter,
-    ParserCache,
     SchemaExtension,
-    ValidationCache,
     max_aliases,
     query_depth_limiter,
 )
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.schema.schema import validate_document
 from strawberry.types.graphql import OperationType
 
 from config import Settings
 from errors import ApiError, ServiceUnavailable
 from models.db import is_database_unavailable, operation_statements
 from resolvers import audit
-from schema.cost import expanded_fields
-from schema.limits import HideSuggestions, QueryLimits
+from schema.limits import HideSuggestions, QueryLimits, document_size_error
 from schema.text import NoNulLiterals, RejectNulText
 
 log = logging.getLogger("campusgraph.errors")
@@ -157,31 +159,110 @@ class Metrics(SchemaExtension):
             return False
 
 
-class ValidationCacheWithinExpansion(ValidationCache):
-    """The validation cache, which first refuses a document whose fragments expand it to more
-    fields than `max_tokens` tokens could spell out.
+class ValidationResults:
+    """The validation errors of the last `maxsize` documents, least recently used dropped first,
+    keyed on the document's tokens (comments, whitespace and commas left out) and the rules.
 
-    Strawberry's depth and alias rules walk every spread of a fragment again: n fragments each
-    spreading the next twice (a few hundred bytes) take 2^n steps, seconds at n = 20, before
-    any other limit is checked. `expanded_fields` counts the same in linear time."""
+    Strawberry's `ValidationCache` keys on the parsed document, whose locations differ with one
+    more leading space: each such variant of an expensive document was validated again. Errors
+    carry locations in the text they were found in, so a document with errors is served from
+    here only for that same text; keys and texts are kept as digests (a 1 MB string literal
+    is one token)."""
 
-    def __init__(self, max_fields: int, maxsize: int) -> None:
-        super().__init__(maxsize=maxsize)
-        self.max_fields = max_fields
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._entries: OrderedDict[bytes, tuple[bytes, list[GraphQLError]]] = OrderedDict()
+
+    def get(self, key: bytes, text: bytes) -> list[GraphQLError] | None:
+        entry = self._entries.get(key)
+        if entry is None or (entry[1] and entry[0] != text):
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, key: bytes, text: bytes, errors: list[GraphQLError]) -> None:
+        self._entries[key] = (text, errors)
+        self._entries.move_to_end(key)
+        if len(self._entries) > self.maxsize:
+            self._entries.popitem(last=False)
+
+
+def digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(errors="surrogatepass"), digest_size=16).digest()
+
+
+def normalized_text(document: DocumentNode) -> str:
+    """The document's tokens, one space apart: the same for any spacing, commas and comments."""
+    if document.loc is None:
+        return print_ast(document)
+    parts = []
+    token = document.loc.start_token.next
+    while token is not None and token.kind is not TokenKind.EOF:
+        if token.kind is TokenKind.NAME:
+            parts.append(token.value or "")
+        elif token.kind is not TokenKind.COMMENT:
+            parts.append(token.kind.value if token.value is None else f"{token.kind.value}{token.value!r}")
+        token = token.next
+    return " ".join(parts)
+
+
+class BoundedValidation(SchemaExtension):
+    """Validation, refused first for a document too big to validate quickly
+    (`document_size_error`), through `ValidationResults`.
+
+    It stays on the event loop: the bounds keep the slowest accepted document's validation to
+    7-25 ms on a busy machine (BENCHMARKS.md), where it was 3.6 s."""
+
+    def __init__(self, results: ValidationResults, settings: Settings) -> None:
+        super().__init__()
+        self.results = results
+        self.settings = settings
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
-        fields = expanded_fields(document) if document is not None else 0
-        if fields <= self.max_fields:
-            yield from super().on_validate()
-            return
-        context.pre_execution_errors = [
-            GraphQLError(
-                f"The document's fragments expand it to more than {self.max_fields} fields.",
-                extensions={"code": "BAD_REQUEST"},
-            )
-        ]
+        assert document is not None  # validation comes after parsing
+        rules = tuple(context.validation_rules)
+        key = digest(f"{[id(rule) for rule in rules]} {normalized_text(document)}")
+        text = digest(context.query or "")
+        errors = self.results.get(key, text)
+        if errors is None:
+            refusal = document_size_error(document, self.settings)
+            errors = [refusal] if refusal else validate_document(context.schema._schema, document, rules)
+            self.results.put(key, text, errors)
+        context.pre_execution_errors = errors
+        yield
+
+
+# Longer texts are parsed in a worker thread; every contract operation is under 1,200 characters
+# and the introspection query 1,636, a document at the token limit some 8,000.
+INLINE_PARSE_CHARS = 2000
+
+
+class ParseOffTheLoop(SchemaExtension):
+    """Parsing, through an LRU cache of the texts, in a worker thread for a long text, one
+    such text at a time.
+
+    graphql-core's parser costs some 25 µs a token on a busy machine: a document at the token
+    limit took 100 ms, six at once held every other request of the process for 0.6 s. In a
+    thread the event loop gets the interpreter back every few milliseconds (its switch
+    interval); one thread at a time, so that it competes with one thread, not six. Short texts,
+    which parse in a millisecond or two, are not worth a thread's hand-over."""
+
+    def __init__(self, parse: Callable[..., DocumentNode], turns: asyncio.Semaphore) -> None:
+        super().__init__()
+        self.parse = parse
+        self.turns = turns
+
+    async def on_parse(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        query = context.query or ""
+        options = context.parse_options
+        if len(query) <= INLINE_PARSE_CHARS:
+            context.graphql_document = self.parse(query, **options)
+        else:
+            async with self.turns:
+                context.graphql_document = await asyncio.to_thread(self.parse, query, **options)
         yield
 
 
@@ -196,20 +277,23 @@ class AuditReads(SchemaExtension):
 def schema_extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
     """Extensions are given as classes or factories, never instances (a new one per operation).
 
-    The depth and alias rules are built once: `ValidationCache` keys its cache on the rule
-    classes, and `QueryDepthLimiter`/`MaxAliasesLimiter` would build new ones per operation,
-    so no validation would ever be served from the cache."""
+    The depth and alias rules are built once: `ValidationResults` keys on the rule classes, and
+    `QueryDepthLimiter`/`MaxAliasesLimiter` would build new ones per operation, so no validation
+    would ever be served from the cache. The cache is the schema's (one per `schema_extensions`)."""
     limit_rules: list[type[ASTValidationRule]] = [
         query_depth_limiter.create_validator(settings.max_query_depth, None, None),
         max_aliases.create_validator(settings.max_aliases),
         NoNulLiterals,
     ]
+    validation_results = ValidationResults(maxsize=512)
+    cached_parse = functools.lru_cache(maxsize=512)(parse)
+    parse_turns = asyncio.Semaphore(1)
     extensions: list[Any] = [
         MaskUnexpectedErrors,
         lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: ParserCache(maxsize=512),
-        lambda: ValidationCacheWithinExpansion(max_fields=settings.max_tokens, maxsize=512),
+        lambda: ParseOffTheLoop(cached_parse, parse_turns),
+        lambda: BoundedValidation(validation_results, settings),
         QueryLimits,
         RejectNulText,
         AuditReads,

@@ -26,6 +26,7 @@ from schema.courses import CourseMutations, CourseQueries
 from schema.enrollments import EnrollmentMutations
 from schema.fees import FeeMutations, FeeQueries
 from schema.finance_accounts import AccountQueries
+from schema.finance_analytics import FinanceAnalyticsMutations, FinanceAnalyticsQueries
 from schema.grading import GradingMutations, GradingQueries, GradingSubscriptions
 from schema.invoices import InvoiceMutations, InvoiceQueries
 from schema.notifications import NotificationMutations, NotificationQueries, NotificationSubscriptions
@@ -35,6 +36,7 @@ from schema.payments import PaymentMutations, PaymentQueries
 from schema.people import PeopleMutations, PeopleQueries
 from schema.preferences import PreferenceMutations, PreferenceQueries
 from schema.progress import ProgressMutations, ProgressQueries
+from schema.reminders import ReminderMutations, ReminderQueries
 from schema.roster_imports import RosterImportMutations, RosterImportQueries, RosterImportSubscriptions
 from schema.schedule import ScheduleQueries
 from schema.scholarship_awards import ScholarshipAwardMutations
@@ -86,6 +88,8 @@ class Mutation(
     PaymentMutations,
     ScholarshipMutations,
     ScholarshipAwardMutations,
+    FinanceAnalyticsMutations,
+    ReminderMutations,
     ClassMutations,
     EnrollmentMutations,
     PeopleMutations,
@@ -133,7 +137,9 @@ class Query(
     InvoiceQueries,
     PaymentQueries,
     AccountQueries,
+    FinanceAnalyticsQueries,
     ScholarshipQueries,
+    ReminderQueries,
     ClassQueries,
     PeopleQueries,
     RosterImportQueries,

@@ -2,6 +2,8 @@
 
 When Redis cannot be reached the limits are not enforced (and a warning is logged) rather than
 refusing every request: an outage of the limiter must not become an outage of the API.
+Guesses at secrets are limited by stores/attempts.py instead: they must be counted before they
+are checked, and a right one given back.
 """
 
 from __future__ import annotations
@@ -51,13 +53,6 @@ class RateLimiter:
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.disconnect()
-
-    async def allowed(self, rule: str, *keys: str) -> bool:
-        """Whether one more hit would fit, without counting it."""
-        try:
-            return await self._limiter.test(parse(rule), *keys)
-        except STORAGE_ERRORS as error:
-            return _unenforced(error)
 
     async def hit(self, rule: str, *keys: str, cost: int = 1) -> bool:
         """Counts `cost` hits; False (and nothing counted) when that would exceed the limit."""

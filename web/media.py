@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from config import Settings
 from errors import Forbidden
-from stores.media import MediaStore, content_disposition, read_token
+from stores.media import InvalidMediaKey, MediaStore, content_disposition, read_token
 
 # Sent with every answer, so that a file (an uploaded HTML or SVG, say) can never run script,
 # be sniffed into another type, or leak its bearer URL through the Referer header.
@@ -30,9 +30,11 @@ def media_routes(settings: Settings) -> list[Route]:
     async def serve(request: Request) -> Response:
         try:
             link = read_token(settings, request.path_params["token"])
+            path = store.open_path(link.key)
         except Forbidden as error:
             return _refusal(str(error), 403)
-        path = store.open_path(link.key)
+        except (InvalidMediaKey, TypeError):  # signed with our secret, but not a key we sign
+            return _refusal("This link is not valid.", 403)
         try:
             stat_result = await asyncio.to_thread(os.stat, path)
         except FileNotFoundError:

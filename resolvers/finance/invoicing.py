@@ -41,7 +41,6 @@ from models import (
 )
 from models.base import utcnow
 from models.enums import EnrollmentStatus, EntryKind, InvoiceStatus, StudentStatus
-from models.money import CENT
 from resolvers import audit, ledger
 from resolvers.finance.access import require_finance_staff
 from resolvers.finance.invoices import school_today
@@ -372,8 +371,8 @@ async def _take_back_allocations(session: AsyncSession, invoice: Invoice) -> Dec
     )
     reversals: list[dict[str, object]] = []
     total = ZERO
-    for allocation, taken_cents in rows.all():
-        left = allocation.amount + (Decimal(int(taken_cents)) / 100).quantize(CENT)
+    for allocation, taken in rows.all():
+        left = allocation.amount + taken  # the sum is Money already: Decimal, negative
         if left > 0:
             reversals.append(
                 {

@@ -6,18 +6,6 @@ This set only shrinks; it is empty when all issues are done.
 from __future__ import annotations
 
 PENDING: dict[str, int] = {
-    "finance.graphql:CreatePaymentReminderRule": 18,
-    "finance.graphql:ExportFinanceReport": 18,
-    "finance.graphql:FinanceAnalytics": 18,
-    "finance.graphql:PaymentReminderRules": 18,
-    "finance.graphql:PaymentReminders": 18,
-    "finance.graphql:RunPaymentReminders": 18,
-    "finance.graphql:UpdatePaymentReminderRule": 18,
-    "inputs.graphql:CreatePaymentReminderRuleInput": 18,
-    "inputs.graphql:ExportFinanceReportInput": 18,
-    "inputs.graphql:ReminderTrigger": 18,
-    "inputs.graphql:RunPaymentRemindersInput": 18,
-    "inputs.graphql:UpdatePaymentReminderRuleInput": 18,
     "dashboards.graphql:AddWidget": 19,
     "dashboards.graphql:CreateDashboard": 19,
     "dashboards.graphql:CreateDashboardTheme": 19,

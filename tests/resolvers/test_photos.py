@@ -188,6 +188,8 @@ def test_anything_but_a_sound_jpeg_png_or_webp_is_refused(data: bytes) -> None:
 @pytest.mark.parametrize(
     ("width", "height"),
     [
+        (6_300, 6_300),  # 39.7 megapixels: ~1.1 s and ~160 MB to decode, under the old 40 MP limit
+        (4_097, 4_096),  # one column over our limit
         (7_000, 7_000),  # over our limit, under Pillow's
         (10_000, 10_000),  # where Pillow only warns
         (50_000, 50_000),  # where Pillow refuses
@@ -196,6 +198,12 @@ def test_anything_but_a_sound_jpeg_png_or_webp_is_refused(data: bytes) -> None:
 def test_a_decompression_bomb_is_refused_before_decoding(width: int, height: int) -> None:
     with pytest.raises(NotAnImage, match="too many pixels"):
         normalize_photo(png_header(width, height))
+
+
+def test_a_phone_photo_is_within_the_pixel_limit() -> None:
+    """12 megapixels (4032x3024), the standard photo of phone cameras, is still taken."""
+    photo = encode(Image.new("RGB", (4_032, 3_024), RED), "JPEG")
+    assert decode(normalize_photo(photo)).size == (512, 384)
 
 
 def test_pillow_warnings_refuse_the_file_outside_pytest_too(tmp_path: Path) -> None:

@@ -4,31 +4,11 @@ Redis (where two processes' stores race for one token and exactly one gets it)."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
 from redis import asyncio as aioredis
 
 from stores.one_time import MemoryOneTimeStore, RedisOneTimeStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def redis_clients(redis_url: str | None) -> AsyncIterator[tuple[aioredis.Redis, aioredis.Redis]]:
-    """Two clients of the test's Redis, as two processes would have."""
-    if redis_url is None:
-        pytest.skip("REDIS_URL is not set")
-    first, second = aioredis.Redis.from_url(redis_url), aioredis.Redis.from_url(redis_url)
-    yield first, second
-    await first.aclose()
-    await second.aclose()
+from tests.stores.conftest import Clock
 
 
 async def test_memory_values_are_taken_once_and_expire() -> None:
