@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     # The web app's origin, for the links it is sent to (password reset, SSO's last step, SMS).
     frontend_url: str = "http://localhost:3000"
     ws_connection_init_timeout_seconds: float = 5.0
+    # Open WebSockets per user, across processes (closed with 4429 beyond it). The web app opens one
+    # per tab (every subscription shares it): 10 is several tabs on a laptop, a phone and a tablet
+    # with room to spare, and a process that crashed holds its sockets' slots for up to the lease
+    # while their tabs reconnect elsewhere. A process renews its slots every third of the lease.
+    max_websockets_per_user: int = 10
+    websocket_lease_seconds: float = 30.0
     # Live grading: at most one EditorsChanged per class per this many seconds, from each process.
     editors_changed_interval_seconds: float = 0.25
 

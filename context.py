@@ -37,6 +37,7 @@ from stores.teacher_dashboard_cache import (
     RedisTeacherDashboardCache,
     TeacherDashboardCache,
 )
+from stores.websocket_slots import MemorySlotCounter, RedisSlotCounter, WebSocketCap
 from subscriptions.bus import EventBus
 from subscriptions.editors import EditorsAnnouncer
 from subscriptions.locks import CellLocks, MemoryCellLocks, RedisCellLocks
@@ -71,6 +72,8 @@ class AppState:
     # Single-use values with a TTL (SSO state and codes) and the OpenID Connect client.
     one_time: OneTimeStore
     oidc: OidcClient
+    # The per-user cap on open WebSockets, counted across processes.
+    websocket_cap: WebSocketCap
 
 
 def build_state(settings: Settings) -> AppState:
@@ -103,6 +106,13 @@ def build_state(settings: Settings) -> AppState:
         translator=Translator(settings, http),
         one_time=RedisOneTimeStore(redis) if redis else MemoryOneTimeStore(),
         oidc=OidcClient(http, private_networks=settings.environment == "development"),
+        websocket_cap=WebSocketCap(
+            RedisSlotCounter(redis, settings.websocket_lease_seconds)
+            if redis
+            else MemorySlotCounter(settings.websocket_lease_seconds),
+            settings.max_websockets_per_user,
+            settings.websocket_lease_seconds,
+        ),
     )
 
 

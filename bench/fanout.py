@@ -444,7 +444,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     limit = raise_fd_limit(max(sizes) * 2 + 1000)
     print(f"open files limit: {limit}")
     with throwaway_database("postgres", workdir) as database_url, redis_server(workdir) as redis_url:
-        env = server_env(database_url, workdir, redis_url)
+        # One teacher's token opens every subscriber: far past the per-user cap of real users.
+        env = server_env(database_url, workdir, redis_url, MAX_WEBSOCKETS_PER_USER="100000")
         print(f"data (PostgreSQL, scale 1): {migrate_and_seed(env, 1)}")
         target = await class_under_test(database_url)
         cells = list(target.cells)

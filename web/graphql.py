@@ -43,6 +43,13 @@ from web.responses import (
 log = logging.getLogger("campusgraph")
 
 CONNECTION_TASKS = "campusgraph_connection_tasks"
+# The connection's slot under the per-user cap (stores/websocket_slots.py), given back when it ends.
+CONNECTION_SLOT = "campusgraph_connection_slot"
+# The close code and reason of a refused connection_init, instead of Strawberry's generic ones.
+CONNECTION_REFUSAL = "campusgraph_connection_refusal"
+# graphql-transport-ws's code for "too many" (of connection_inits): graphql-ws clients do not
+# retry on it, so a tab over the cap shows an error instead of reconnecting in a loop.
+TOO_MANY_CONNECTIONS = (4429, "Too many connections")
 
 
 def _database_unavailable(request: Request, error: Exception) -> Response:
@@ -74,6 +81,12 @@ class TextFrameWebSocket(ASGIWebSocketAdapter):
             await self.ws.send_text(orjson.dumps(message).decode())
         except WebSocketDisconnect as error:
             raise WebSocketDisconnected from error
+
+    async def close(self, code: int, reason: str) -> None:
+        """With the refusal `on_ws_connect` filed, if any: Strawberry closes a refused
+        connection_init with 4403 (graphql-transport-ws) or 1011 (graphql-ws) whatever the cause."""
+        code, reason = self.ws.scope["state"].get(CONNECTION_REFUSAL, (code, reason))
+        await super().close(code, reason)
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -107,6 +120,8 @@ class GraphQLApp(GraphQL[Context, None]):
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if (slot := scope["state"].get(CONNECTION_SLOT)) is not None:
+                await self.state.websocket_cap.give_back(slot)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As Strawberry's, but closing the request: it leaves uploads' temporary files open."""
@@ -139,7 +154,8 @@ class GraphQLApp(GraphQL[Context, None]):
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """The access token comes in connection_init's payload; without a valid one: 4403."""
+        """The access token comes in connection_init's payload; without a valid one: 4403. A user
+        already holding MAX_WEBSOCKETS_PER_USER open connections (on any process): 4429."""
         params = context.connection_params or {}
         raw = params.get("accessToken") or params.get("authorization") or params.get("Authorization") or ""
         token = str(raw).removeprefix("Bearer ").strip()
@@ -147,6 +163,11 @@ class GraphQLApp(GraphQL[Context, None]):
             raise ConnectionRejectionError
         assert isinstance(context.request, WebSocket)
         assert context.claims is not None
+        slot = await self.state.websocket_cap.take(context.claims.user_id)
+        if slot is None:
+            context.request.scope["state"][CONNECTION_REFUSAL] = TOO_MANY_CONNECTIONS
+            raise ConnectionRejectionError({"message": TOO_MANY_CONNECTIONS[1]})
+        context.request.scope["state"][CONNECTION_SLOT] = slot
         watchdog = asyncio.create_task(watch_session(self.state.bus, context.request, context.claims))
         context.request.scope["state"][CONNECTION_TASKS].append(watchdog)
         return cast(UnsetType, UNSET)

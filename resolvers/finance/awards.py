@@ -31,9 +31,9 @@ from models.base import utcnow
 from models.enums import AwardStatus, EntryKind
 from resolvers import audit, ledger
 from resolvers.finance.access import require_finance_staff
+from resolvers.finance.amounts import amount_problem
 from resolvers.finance.lines import POSTED_STATUSES, allocate, refresh_invoice_statuses
 from resolvers.finance.matching import GONE, matches
-from resolvers.finance.payments import amount_problem
 from resolvers.finance.scholarships import locked_scholarship, usage_of
 from resolvers.ledger import Links
 from resolvers.roster_rules import decode_or_none, not_found

@@ -23,10 +23,10 @@ from errors import Forbidden, Problem, ProblemError
 from loaders.roster import keyset_page
 from models import Class, Fee, FeeInstallment, InvoiceLine, School, Term
 from models.base import utcnow
-from models.money import CENT
 from resolvers import audit
 from resolvers.classes import decode_position, page_of
 from resolvers.finance.access import require_finance_staff
+from resolvers.finance.amounts import amount_problem
 from resolvers.ids import decode_id_of
 from resolvers.pagination import Page, page_size
 from resolvers.policy import NOT_VISIBLE
@@ -66,15 +66,6 @@ class FeeFields:
 class FeeView:
     fee: Fee
     billed_count: int
-
-
-def money_problem(amount: Decimal, field: tuple[str, ...]) -> Problem | None:
-    """Money is positive with at most two decimals."""
-    if not amount.is_finite() or amount <= 0:
-        return Problem("An amount greater than zero.", "INVALID", field)
-    if amount != amount.quantize(CENT):
-        return Problem("An amount with at most two decimals.", "INVALID", field)
-    return None
 
 
 async def billed_counts(session: AsyncSession, fee_ids: Collection[int]) -> dict[int, int]:
@@ -287,7 +278,7 @@ def _field_problems(fields: FeeFields) -> list[Problem]:
     if fields.description is not None and len(fields.description) > MAX_DESCRIPTION:
         message = f"A description of at most {MAX_DESCRIPTION} characters."
         problems.append(Problem(message, "INVALID", ("input", "description")))
-    if fields.amount is not None and (problem := money_problem(fields.amount, ("input", "amount"))):
+    if fields.amount is not None and (problem := amount_problem(fields.amount, ("input", "amount"))):
         problems.append(problem)
     if fields.grade_levels is not None and any(grade not in GRADE_RANGE for grade in fields.grade_levels):
         problems.append(Problem("Grade levels from -1 to 20.", "INVALID", ("input", "gradeLevels")))
@@ -305,7 +296,7 @@ def _plan_problems(fields: FeeFields) -> list[Problem]:
     problems = [
         problem
         for index, part in enumerate(plan)
-        if (problem := money_problem(part.amount, (*field, str(index), "amount")))
+        if (problem := amount_problem(part.amount, (*field, str(index), "amount")))
     ]
     if len(plan) > MAX_INSTALLMENTS:
         problems.append(Problem(f"At most {MAX_INSTALLMENTS} installments.", "INVALID", field))

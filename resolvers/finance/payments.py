@@ -27,10 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from errors import Forbidden, InvalidId, Problem, ProblemError
 from models import Payment, School, StudentProfile
 from models.enums import EntryKind, PaymentMethod
-from models.money import CENT
 from models.upsert import upsert_insert
 from resolvers import audit, ledger
 from resolvers.finance.access import require_account_reader, require_finance_staff
+from resolvers.finance.amounts import amount_problem
 from resolvers.finance.lines import AllocationRefused, allocate
 from resolvers.ids import decode_id_of
 from resolvers.ledger import Links
@@ -63,15 +63,6 @@ class PaymentRequest:
 class Recorded:
     payment: Payment
     replayed: bool
-
-
-def amount_problem(amount: Decimal, field: tuple[str, ...]) -> Problem | None:
-    """INVALID unless positive with at most two decimals (the money rules)."""
-    if not amount.is_finite() or amount <= 0:
-        return Problem("The amount must be positive.", "INVALID", field)
-    if amount != amount.quantize(CENT):
-        return Problem("The amount has at most two decimals.", "INVALID", field)
-    return None
 
 
 def currency_problem(currency: str, school: School, field: tuple[str, ...]) -> Problem | None:

@@ -26,8 +26,8 @@ from models import Allocation, LedgerEntry, Payment, Refund
 from models.enums import EntryKind
 from resolvers import audit, ledger
 from resolvers.finance.access import require_finance_staff
+from resolvers.finance.amounts import amount_problem
 from resolvers.finance.lines import ZERO, refresh_invoice_statuses
-from resolvers.finance.payments import amount_problem
 from resolvers.ledger import Links
 from resolvers.roster_rules import own_row
 

@@ -24,7 +24,8 @@ from models.enums import AwardStatus, ScholarshipKind
 from models.money import CENT
 from resolvers import audit
 from resolvers.finance.access import require_finance_staff
-from resolvers.finance.fees import GRADE_RANGE, money_problem
+from resolvers.finance.amounts import amount_problem
+from resolvers.finance.fees import GRADE_RANGE
 from resolvers.finance.lines import ZERO
 from resolvers.finance.matching import Criteria
 from resolvers.ids import decode_id_of
@@ -176,7 +177,7 @@ def _kind_problems(request: NewScholarship) -> list[Problem]:
         message = "Give either a fixed amount or a percentage of the term's charges."
         return [Problem(message, "INVALID", ("input", "amount"))]
     if request.amount is not None:
-        problem = money_problem(request.amount, ("input", "amount"))
+        problem = amount_problem(request.amount, ("input", "amount"))
         return [problem] if problem else []
     percentage = request.percentage
     assert percentage is not None
@@ -195,7 +196,7 @@ async def create_scholarship(ctx: Context, request: NewScholarship) -> Scholarsh
         *_kind_problems(request),
         *criteria_problems(request.criteria),
     ]
-    if budget_problem := money_problem(request.budget, ("input", "budget")):
+    if budget_problem := amount_problem(request.budget, ("input", "budget")):
         problems.append(budget_problem)
     try:
         async with ctx.writer.begin() as session:
@@ -247,7 +248,7 @@ async def update_scholarship(ctx: Context, changes: ScholarshipChanges) -> Schol
     problems = _text_problems(name, description)
     if changes.criteria is not None:
         problems.extend(criteria_problems(changes.criteria))
-    if changes.budget is not None and (budget_problem := money_problem(changes.budget, ("input", "budget"))):
+    if changes.budget is not None and (budget_problem := amount_problem(changes.budget, ("input", "budget"))):
         problems.append(budget_problem)
     try:
         async with ctx.writer.begin() as session:

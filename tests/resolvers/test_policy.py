@@ -23,6 +23,12 @@ ROLES = ["admin", "staff", "teacher", "other_teacher", "mentor", "guardian", "st
 MAY_SEE = {
     "student": {"admin", "staff", "teacher", "mentor", "guardian", "student"},
     "other_student": {"admin", "staff", "other_student"},
+    # Accounts that are not students', as `User`: their owner and whoever may contact them (chat's
+    # rule). The whole school used to read every parent's name and e-mail by counting ids.
+    "guardian_as_user": {"admin", "staff", "teacher", "guardian", "student"},
+    "teacher_as_user": {"admin", "staff", "teacher", "other_teacher", "mentor", "guardian", "student"},
+    "mentor_as_user": {"admin", "staff", "teacher", "other_teacher", "mentor", "student"},
+    "staff_as_user": set(ROLES),
 }
 
 
@@ -37,6 +43,10 @@ def target_ids(school: SchoolData) -> dict[str, str]:
         "other_student": encode_id("Student", school.other_student.id),
         "student_as_user": encode_id("User", school.student.id),
         "teacher": encode_id("Teacher", school.teacher.id),
+        "guardian_as_user": encode_id("User", school.users["guardian"].id),
+        "teacher_as_user": encode_id("User", school.teacher.id),
+        "mentor_as_user": encode_id("User", school.users["mentor"].id),
+        "staff_as_user": encode_id("User", school.staff.id),
         "class": encode_id("Class", school.klass.id),
     }
 

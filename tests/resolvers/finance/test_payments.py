@@ -149,6 +149,8 @@ async def test_ten_concurrent_requests_with_one_key_make_one_payment(
         ({"amount": "0"}, "INVALID", ["input", "amount"]),
         ({"amount": "-5.00"}, "INVALID", ["input", "amount"]),
         ({"amount": "10.001"}, "INVALID", ["input", "amount"]),
+        ({"amount": "1000000000.01"}, "INVALID", ["input", "amount"]),
+        ({"amount": 3.1433005847961764e150}, "INVALID", ["input", "amount"]),  # the fuzzer's: was a 500
         ({"currency": "EUR"}, "CURRENCY_MISMATCH", ["input", "currency"]),
         ({"idempotencyKey": " "}, "INVALID", ["input", "idempotencyKey"]),
         (
@@ -173,6 +175,8 @@ async def test_ten_concurrent_requests_with_one_key_make_one_payment(
         "zero",
         "negative",
         "fractions of a cent",
+        "over a billion",
+        "beyond Decimal's precision",
         "currency",
         "blank key",
         "bad invoice id",
